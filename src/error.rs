@@ -1,0 +1,168 @@
+//! The library's error type. Each variant carries what a user needs to find
+//! the fault: the file, the pass, the node, the input. The CLI prints the
+//! cause chain with `{:#}` and exits 2.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything the library can refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not a model we can read.
+    #[error("cannot load `{}`: {reason}", path.display())]
+    Load { path: PathBuf, reason: String },
+
+    /// The destination cannot take the model.
+    #[error("cannot save `{}`: {reason}", path.display())]
+    Save { path: PathBuf, reason: String },
+
+    /// An operating-system error on a named file.
+    #[error("{action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A pass failed; the source says where.
+    #[error("{pass}")]
+    Pass {
+        pass: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// An ACON node breaks the op contract.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+
+    /// A tensor's contents cannot be used.
+    #[error("tensor `{name}`: {problem}")]
+    Tensor { name: String, problem: String },
+
+    /// The graph itself is malformed (dangling input, cycle, …).
+    #[error("invalid graph{}: {problem}", scope_suffix(scope))]
+    Graph { scope: String, problem: String },
+
+    /// Anything else the model asks for that we do not do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn scope_suffix(scope: &str) -> String {
+    if scope.is_empty() {
+        String::new()
+    } else {
+        format!(" `{scope}`")
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: &std::path::Path, action: &'static str, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn in_pass(self, pass: &'static str) -> Self {
+        Error::Pass {
+            pass,
+            source: Box::new(self),
+        }
+    }
+
+    pub(crate) fn tensor(name: &str, problem: impl Into<String>) -> Self {
+        Error::Tensor {
+            name: name.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(crate) fn graph(scope: &str, problem: impl Into<String>) -> Self {
+        Error::Graph {
+            scope: scope.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// An ACON node that breaks `shared/spec/acon-ops.md`.
+#[derive(Debug, thiserror::Error)]
+#[error("node `{node}` ({domain}::{op_type}): {problem}")]
+pub struct NodeError {
+    pub node: String,
+    pub domain: String,
+    pub op_type: String,
+    pub problem: NodeProblem,
+}
+
+/// What is wrong with an ACON node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeProblem {
+    InputCount {
+        expected: &'static str,
+        actual: usize,
+    },
+    MissingInput {
+        index: usize,
+        role: &'static str,
+    },
+    OutputCount {
+        actual: usize,
+    },
+    Input {
+        index: usize,
+        name: String,
+        found: String,
+        expected: String,
+    },
+    PartialBnGroup {
+        group: &'static str,
+        given: Vec<usize>,
+    },
+    UnknownOpType,
+    Attribute {
+        name: String,
+        problem: String,
+    },
+    Unsupported(String),
+}
+
+impl fmt::Display for NodeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeProblem::InputCount { expected, actual } => {
+                write!(f, "has {actual} inputs, expected {expected}")
+            }
+            NodeProblem::MissingInput { index, role } => {
+                write!(f, "input {index} `{role}` is required but missing")
+            }
+            NodeProblem::OutputCount { actual } => {
+                write!(f, "has {actual} outputs, expected exactly 1")
+            }
+            NodeProblem::Input {
+                index,
+                name,
+                found,
+                expected,
+            } => write!(f, "input {index} `{name}` {found}, expected {expected}"),
+            NodeProblem::PartialBnGroup { group, given } => write!(
+                f,
+                "the {group} BatchNorm group is partial: inputs {given:?} are given, \
+                 expected all four or none"
+            ),
+            NodeProblem::UnknownOpType => write!(
+                f,
+                "unknown op type in an ACON domain, expected AconA, AconB, AconC or MetaAconC"
+            ),
+            NodeProblem::Attribute { name, problem } => {
+                write!(f, "attribute `{name}` {problem}")
+            }
+            NodeProblem::Unsupported(what) => write!(f, "{what}"),
+        }
+    }
+}

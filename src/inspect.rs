@@ -1,0 +1,310 @@
+//! `inspect`: what a model holds, as a readable summary or as JSON. IR
+//! version and producer, opset imports, the graph's inputs and outputs with
+//! their shapes (symbolic dims by name), an op histogram by domain, the ACON
+//! nodes and functions found, and the parameter count and bytes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::model::facts::{Dim, tensor_type, value_info_shape};
+use crate::model::tensor::{element_bits, element_count, type_name};
+use crate::ops::AconKind;
+use crate::passes::{ConvertOptions, is_default_domain};
+use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
+
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub file: String,
+    pub ir_version: i64,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub opset_import: Vec<Opset>,
+    pub inputs: Vec<ValueSummary>,
+    pub outputs: Vec<ValueSummary>,
+    /// Node counts by domain and op type, subgraphs included (function bodies
+    /// are counted under `functions`).
+    pub ops: Vec<OpCount>,
+    pub node_count: usize,
+    pub acon_nodes: Vec<AconNodeSummary>,
+    pub functions: Vec<FunctionSummary>,
+    pub parameters: ParameterSummary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Opset {
+    pub domain: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValueSummary {
+    pub name: String,
+    pub dtype: String,
+    /// Dims as numbers, symbol names, or `?`; absent when unknown.
+    pub shape: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpCount {
+    pub domain: String,
+    pub op_type: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AconNodeSummary {
+    pub name: String,
+    pub domain: String,
+    pub op_type: String,
+    /// `custom-op` (an ACON domain), `function` (a model-local function) or
+    /// `unclaimed` (an ACON op name in a domain not named as ACON).
+    pub form: String,
+    pub inputs: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FunctionSummary {
+    pub domain: String,
+    pub name: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub nodes: usize,
+    pub called: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ParameterSummary {
+    pub tensors: usize,
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// Summarises `model`; `file` is only recorded.
+pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Inspection {
+    let empty = GraphProto::default();
+    let graph = model.graph.as_ref().unwrap_or(&empty);
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    let functions: HashSet<(&str, &str)> = model
+        .functions
+        .iter()
+        .map(|f| (f.domain(), f.name()))
+        .collect();
+
+    let mut histogram: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut acon_nodes = vec![];
+    let mut calls: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut parameters = ParameterSummary {
+        tensors: 0,
+        count: 0,
+        bytes: 0,
+    };
+    visit_graph(graph, &mut |g| {
+        for t in &g.initializer {
+            let count = element_count(&t.dims).unwrap_or(0);
+            parameters.tensors += 1;
+            parameters.count += count;
+            parameters.bytes += (count * element_bits(t.data_type()).unwrap_or(0)).div_ceil(8);
+        }
+        for node in &g.node {
+            let domain = display_domain(node.domain());
+            *histogram
+                .entry((domain, node.op_type().to_owned()))
+                .or_default() += 1;
+            let key = (node.domain(), node.op_type());
+            if functions.contains(&key) {
+                *calls
+                    .entry((key.0.to_owned(), key.1.to_owned()))
+                    .or_default() += 1;
+            }
+            if let Some(form) = acon_form(node, options, &functions) {
+                acon_nodes.push(AconNodeSummary {
+                    name: node.name().to_owned(),
+                    domain: node.domain().to_owned(),
+                    op_type: node.op_type().to_owned(),
+                    form: form.to_owned(),
+                    inputs: node.input.clone(),
+                });
+            }
+        }
+    });
+
+    Inspection {
+        file: file.to_owned(),
+        ir_version: model.ir_version(),
+        producer_name: model.producer_name().to_owned(),
+        producer_version: model.producer_version().to_owned(),
+        opset_import: model
+            .opset_import
+            .iter()
+            .map(|o| Opset {
+                domain: display_domain(o.domain()),
+                version: o.version(),
+            })
+            .collect(),
+        inputs: graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(i.name()))
+            .map(value_summary)
+            .collect(),
+        outputs: graph.output.iter().map(value_summary).collect(),
+        node_count: histogram.values().sum(),
+        ops: histogram
+            .into_iter()
+            .map(|((domain, op_type), count)| OpCount {
+                domain,
+                op_type,
+                count,
+            })
+            .collect(),
+        acon_nodes,
+        functions: model
+            .functions
+            .iter()
+            .map(|f| FunctionSummary {
+                domain: f.domain().to_owned(),
+                name: f.name().to_owned(),
+                inputs: f.input.clone(),
+                outputs: f.output.clone(),
+                nodes: f.node.len(),
+                called: calls
+                    .get(&(f.domain().to_owned(), f.name().to_owned()))
+                    .copied()
+                    .unwrap_or(0),
+            })
+            .collect(),
+        parameters,
+    }
+}
+
+fn acon_form(
+    node: &NodeProto,
+    options: &ConvertOptions,
+    functions: &HashSet<(&str, &str)>,
+) -> Option<&'static str> {
+    if options.is_acon_domain(node.domain()) {
+        Some("custom-op")
+    } else if functions.contains(&(node.domain(), node.op_type()))
+        && AconKind::from_op_type(node.op_type()).is_some()
+    {
+        Some("function")
+    } else if AconKind::from_op_type(node.op_type()).is_some() && !is_default_domain(node.domain())
+    {
+        Some("unclaimed")
+    } else {
+        None
+    }
+}
+
+fn visit_graph(graph: &GraphProto, f: &mut impl FnMut(&GraphProto)) {
+    f(graph);
+    for node in &graph.node {
+        for attr in &node.attribute {
+            for g in attr.g.iter().chain(&attr.graphs) {
+                visit_graph(g, f);
+            }
+        }
+    }
+}
+
+fn display_domain(domain: &str) -> String {
+    if domain.is_empty() {
+        "ai.onnx".to_owned()
+    } else {
+        domain.to_owned()
+    }
+}
+
+fn value_summary(vi: &ValueInfoProto) -> ValueSummary {
+    let dtype = vi
+        .r#type
+        .as_ref()
+        .and_then(tensor_type)
+        .map(|t| type_name(t.elem_type()))
+        .unwrap_or_else(|| "non-tensor".to_owned());
+    ValueSummary {
+        name: vi.name().to_owned(),
+        dtype,
+        shape: value_info_shape(vi).map(|dims| dims.iter().map(Dim::to_string).collect()),
+    }
+}
+
+impl Inspection {
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{}", self.file);
+        let producer = format!("{} {}", self.producer_name, self.producer_version);
+        let _ = writeln!(
+            s,
+            "  ir_version  {}, producer {}",
+            self.ir_version,
+            producer.trim()
+        );
+        let opsets: Vec<String> = self
+            .opset_import
+            .iter()
+            .map(|o| format!("{} {}", o.domain, o.version))
+            .collect();
+        let _ = writeln!(s, "  opsets      {}", opsets.join(", "));
+        for (label, values) in [("inputs ", &self.inputs), ("outputs", &self.outputs)] {
+            for (i, v) in values.iter().enumerate() {
+                let shape = v
+                    .shape
+                    .as_ref()
+                    .map(|d| format!("[{}]", d.join(", ")))
+                    .unwrap_or_else(|| "(shape unknown)".into());
+                let head = if i == 0 { label } else { "       " };
+                let _ = writeln!(s, "  {head}     {} {} {shape}", v.name, v.dtype);
+            }
+        }
+        let _ = writeln!(s, "  nodes       {}", self.node_count);
+        let mut by_domain: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for op in &self.ops {
+            by_domain
+                .entry(&op.domain)
+                .or_default()
+                .push(format!("{} {}", op.op_type, op.count));
+        }
+        for (domain, ops) in by_domain {
+            let _ = writeln!(s, "    {domain}: {}", ops.join(", "));
+        }
+        let _ = writeln!(s, "  ACON nodes  {}", self.acon_nodes.len());
+        for n in &self.acon_nodes {
+            let _ = writeln!(
+                s,
+                "    {} {}::{} ({}) inputs {}",
+                if n.name.is_empty() {
+                    "<unnamed>"
+                } else {
+                    &n.name
+                },
+                n.domain,
+                n.op_type,
+                n.form,
+                n.inputs.join(", ")
+            );
+        }
+        let _ = writeln!(s, "  functions   {}", self.functions.len());
+        for f in &self.functions {
+            let _ = writeln!(
+                s,
+                "    {}::{}({}) -> {}: {} nodes, called {} times",
+                f.domain,
+                f.name,
+                f.inputs.join(", "),
+                f.outputs.join(", "),
+                f.nodes,
+                f.called
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  parameters  {} in {} tensors, {} bytes",
+            self.parameters.count, self.parameters.tensors, self.parameters.bytes
+        );
+        s
+    }
+}

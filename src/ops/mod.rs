@@ -1,0 +1,112 @@
+//! The ACON op set of `shared/spec/acon-ops.md`: recognising ACON nodes and
+//! checking each against the contract before anything is rewritten.
+//!
+//! `parse` turns a node into an [`AconNode`]: the kind, the operands with
+//! whatever is known of their shapes and constant values, and the element
+//! type. Every rule of the spec's "What counts as invalid" is checked here,
+//! so that the passes can rely on a well-formed node.
+
+mod parse;
+
+pub use parse::parse;
+
+use crate::model::facts::Dim;
+use crate::model::tensor::{Array, FloatType};
+
+/// The ops of the ACON domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AconKind {
+    A,
+    B,
+    C,
+    MetaC,
+}
+
+impl AconKind {
+    pub const ALL: [AconKind; 4] = [AconKind::A, AconKind::B, AconKind::C, AconKind::MetaC];
+
+    pub fn from_op_type(op_type: &str) -> Option<AconKind> {
+        AconKind::ALL.into_iter().find(|k| k.op_type() == op_type)
+    }
+
+    pub fn op_type(self) -> &'static str {
+        match self {
+            AconKind::A => "AconA",
+            AconKind::B => "AconB",
+            AconKind::C => "AconC",
+            AconKind::MetaC => "MetaAconC",
+        }
+    }
+}
+
+/// The domain PyTorch writes for `g.op("acon::AconC", …)`.
+pub const DEFAULT_ACON_DOMAIN: &str = "acon";
+
+/// The epsilon of MetaAconC's BatchNorm when the node does not say.
+pub const DEFAULT_EPSILON: f64 = 1e-5;
+
+/// One input of an ACON node.
+#[derive(Debug, Clone)]
+pub struct Operand {
+    /// Its position in the node's input list.
+    pub index: usize,
+    pub name: String,
+    /// Its shape, where the graph records it.
+    pub shape: Option<Vec<Dim>>,
+    /// Its value, where it is a constant (an initializer or `Constant`).
+    pub value: Option<Array>,
+}
+
+/// BatchNorm in inference form: `scale · (z − mean) / sqrt(var + ε) + bias`.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    pub scale: Operand,
+    pub bias: Operand,
+    pub mean: Operand,
+    pub var: Operand,
+}
+
+/// The squeeze-and-excite style branch of MetaAconC that computes β.
+#[derive(Debug, Clone)]
+pub struct MetaBranch {
+    pub w1: Operand,
+    pub b1: Option<Operand>,
+    pub w2: Operand,
+    pub b2: Option<Operand>,
+    pub bn1: Option<BatchNorm>,
+    pub bn2: Option<BatchNorm>,
+    pub epsilon: f64,
+    /// The number of spatial axes `k` of `X = [N, C, D1, …, Dk]`.
+    pub spatial_rank: usize,
+}
+
+/// What an ACON node computes, by kind.
+#[derive(Debug, Clone)]
+pub enum AconOp {
+    /// `Y = X · σ(β X)`
+    A { beta: Option<Operand> },
+    /// `Y = (1 − p) X · σ(β (1 − p) X) + p X`
+    B { p: Operand, beta: Option<Operand> },
+    /// `Y = (p1 − p2) X · σ(β (p1 − p2) X) + p2 X`
+    C {
+        p1: Operand,
+        p2: Operand,
+        beta: Option<Operand>,
+    },
+    /// ACON-C with `β = σ(branch(mean(X)))`.
+    MetaC {
+        p1: Operand,
+        p2: Operand,
+        branch: Box<MetaBranch>,
+    },
+}
+
+/// A validated ACON node.
+#[derive(Debug, Clone)]
+pub struct AconNode {
+    pub kind: AconKind,
+    pub x: Operand,
+    pub op: AconOp,
+    pub dtype: FloatType,
+    pub output: String,
+}

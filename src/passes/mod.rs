@@ -1,0 +1,157 @@
+//! Rewrites of a loaded model, one file each, run in order by a
+//! [`Pipeline`]. Every pass has a stable kebab-case name used in logs, errors
+//! and `--skip-pass`. A pass either changes the model and says so, or leaves
+//! it untouched; after each one the graph is checked for consistency in
+//! tests and debug builds.
+
+mod decompose_acon;
+mod emit;
+mod prune_opsets;
+
+use std::collections::BTreeMap;
+
+pub use decompose_acon::DecomposeAcon;
+pub use prune_opsets::PruneAconOpsets;
+
+use crate::error::Error;
+use crate::model::check::check_model;
+use crate::ops::DEFAULT_ACON_DOMAIN;
+use crate::proto::ModelProto;
+
+/// What the user asked of a conversion.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Domains whose nodes are ACON ops; `acon` is always among them.
+    pub acon_domains: Vec<String>,
+    /// Names of passes not to run.
+    pub skip_passes: Vec<String>,
+    /// Check the graph after every pass even in release builds.
+    pub check_each_pass: bool,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            acon_domains: vec![DEFAULT_ACON_DOMAIN.to_owned()],
+            skip_passes: vec![],
+            check_each_pass: cfg!(debug_assertions),
+        }
+    }
+}
+
+impl ConvertOptions {
+    /// The default domain plus `extra`.
+    pub fn with_domains(extra: impl IntoIterator<Item = String>) -> Self {
+        let mut options = ConvertOptions::default();
+        for d in extra {
+            if !options.acon_domains.contains(&d) {
+                options.acon_domains.push(d);
+            }
+        }
+        options
+    }
+
+    pub fn is_acon_domain(&self, domain: &str) -> bool {
+        self.acon_domains.iter().any(|d| d == domain)
+    }
+}
+
+/// What a conversion did.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertReport {
+    /// ACON nodes rewritten, by op type.
+    pub rewritten: BTreeMap<String, usize>,
+    /// Standard nodes emitted in their place.
+    pub nodes_added: usize,
+    /// Passes that changed the model, in run order.
+    pub changed_by: Vec<&'static str>,
+    /// Things left alone that the user should know of.
+    pub warnings: Vec<String>,
+}
+
+impl ConvertReport {
+    pub fn rewritten_total(&self) -> usize {
+        self.rewritten.values().sum()
+    }
+}
+
+/// State shared by the passes of one run.
+pub struct PassContext<'a> {
+    pub options: &'a ConvertOptions,
+    pub report: ConvertReport,
+}
+
+/// One rewrite of the model.
+pub trait Pass {
+    /// The stable kebab-case name.
+    fn name(&self) -> &'static str;
+    /// Rewrites `model`; `Ok(false)` when the pass does not apply.
+    fn run(&self, model: &mut ModelProto, cx: &mut PassContext) -> Result<bool, Error>;
+}
+
+/// Passes run in order.
+pub struct Pipeline {
+    passes: Vec<Box<dyn Pass>>,
+}
+
+impl Pipeline {
+    /// The conversion: ACON ops become standard ops, then imports are tidied.
+    pub fn convert() -> Pipeline {
+        Pipeline {
+            passes: vec![Box::new(DecomposeAcon), Box::new(PruneAconOpsets)],
+        }
+    }
+
+    pub fn pass_names(&self) -> Vec<&'static str> {
+        self.passes.iter().map(|p| p.name()).collect()
+    }
+
+    pub fn run(
+        &self,
+        model: &mut ModelProto,
+        options: &ConvertOptions,
+    ) -> Result<ConvertReport, Error> {
+        for skipped in &options.skip_passes {
+            if !self.pass_names().contains(&skipped.as_str()) {
+                return Err(Error::Unsupported(format!(
+                    "unknown pass `{skipped}` (passes: {})",
+                    self.pass_names().join(", ")
+                )));
+            }
+        }
+        check_model(model)?;
+        let mut cx = PassContext {
+            options,
+            report: ConvertReport::default(),
+        };
+        for pass in &self.passes {
+            if options.skip_passes.iter().any(|s| s == pass.name()) {
+                continue;
+            }
+            let changed = pass
+                .run(model, &mut cx)
+                .map_err(|e| e.in_pass(pass.name()))?;
+            if changed {
+                cx.report.changed_by.push(pass.name());
+                if options.check_each_pass {
+                    check_model(model).map_err(|e| e.in_pass(pass.name()))?;
+                }
+            }
+        }
+        Ok(cx.report)
+    }
+}
+
+/// The version of the default ONNX domain the model imports.
+pub fn default_opset(model: &ModelProto) -> Option<i64> {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| is_default_domain(o.domain()))
+        .map(|o| o.version())
+        .max()
+}
+
+pub fn is_default_domain(domain: &str) -> bool {
+    domain.is_empty() || domain == "ai.onnx"
+}
