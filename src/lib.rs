@@ -6,6 +6,7 @@
 //! passes over it, [`save`] it. `inspect` reports what a model holds; with
 //! the `tract` feature, `tract` verifies and runs models.
 
+pub mod compare;
 pub mod error;
 pub mod inspect;
 pub mod model;
@@ -63,3 +64,6 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+#[cfg(feature = "tract")]
+pub mod tract;
