@@ -102,6 +102,12 @@ impl Pipeline {
         }
     }
 
+    /// What tract needs before it can load a model: model-local functions
+    /// inlined (tract never reads them). ACON custom ops are kept.
+    pub fn inline() -> Pipeline {
+        Pipeline { passes: vec![] }
+    }
+
     pub fn pass_names(&self) -> Vec<&'static str> {
         self.passes.iter().map(|p| p.name()).collect()
     }
