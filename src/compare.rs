@@ -109,7 +109,13 @@ pub struct Comparison {
 }
 
 /// Compares `actual` with `expected` (same length) as values of type `ty`.
-pub fn compare(actual: &[f64], expected: &[f64], ty: FloatType, atol: f64, rtol: f64) -> Comparison {
+pub fn compare(
+    actual: &[f64],
+    expected: &[f64],
+    ty: FloatType,
+    atol: f64,
+    rtol: f64,
+) -> Comparison {
     let mut c = Comparison {
         elements: actual.len(),
         max_abs_error: 0.0,
@@ -181,12 +187,19 @@ pub fn compare(actual: &[f64], expected: &[f64], ty: FloatType, atol: f64, rtol:
 fn ulp_distance(a: f64, b: f64, ty: FloatType) -> u64 {
     // Map each value to an integer that orders like the floats.
     fn ordered(bits: i64, sign_bit: i64) -> i64 {
-        if bits & sign_bit != 0 { sign_bit - bits } else { bits }
+        if bits & sign_bit != 0 {
+            sign_bit - bits
+        } else {
+            bits
+        }
     }
     let (x, y) = match ty {
         FloatType::F64 => {
             let s = i64::MIN;
-            (ordered(a.to_bits() as i64, s), ordered(b.to_bits() as i64, s))
+            (
+                ordered(a.to_bits() as i64, s),
+                ordered(b.to_bits() as i64, s),
+            )
         }
         FloatType::F32 => {
             let s = 1i64 << 31;
@@ -219,7 +232,13 @@ mod tests {
 
     #[test]
     fn comparison_finds_the_worst_element_and_passing_atol() {
-        let c = compare(&[1.0, 2.0, 3.5], &[1.0, 2.1, 3.0], FloatType::F32, 0.1, 0.0);
+        let c = compare(
+            &[1.0, 2.0, 3.5],
+            &[1.0, 2.05, 3.0],
+            FloatType::F32,
+            0.1,
+            0.0,
+        );
         assert!(!c.passed);
         assert_eq!(c.beyond_tolerance, 1);
         assert_eq!(c.worst_index, Some(2));
@@ -228,7 +247,13 @@ mod tests {
 
     #[test]
     fn nan_matches_only_nan() {
-        let c = compare(&[f64::NAN, 1.0], &[f64::NAN, f64::NAN], FloatType::F32, 1.0, 0.0);
+        let c = compare(
+            &[f64::NAN, 1.0],
+            &[f64::NAN, f64::NAN],
+            FloatType::F32,
+            1.0,
+            0.0,
+        );
         assert_eq!(c.nan_inf_mismatches, 1);
         assert_eq!(c.min_passing_atol, None);
     }

@@ -150,7 +150,10 @@ impl Rewriter<'_, '_> {
 
 fn operand(op: &Operand) -> Value {
     match &op.value {
-        Some(a) => Value::Const(a.clone()),
+        Some(a) => Value::Stored {
+            name: op.name.clone(),
+            array: a.clone(),
+        },
         None => Value::Tensor(op.name.clone()),
     }
 }
@@ -211,6 +214,13 @@ fn switch(
     output: &str,
 ) -> Result<(), Error> {
     let x_value = || Value::Tensor(x.to_owned());
+    // A computed β uses P twice as a node input: store it once.
+    let computed_beta = beta.as_ref().is_some_and(|b| b.constant().is_none());
+    let scale = if computed_beta && !scale.is_all(1.0) {
+        Value::Tensor(em.tensor(scale, "p"))
+    } else {
+        scale
+    };
     let beta_scale = match beta {
         Some(b) if !b.is_all(1.0) => em.binary(Binary::Mul, b, scale.clone(), "beta_p")?,
         _ => scale.clone(),
@@ -289,7 +299,7 @@ fn conv_bn(
             dims.extend(std::iter::repeat_n(1, k));
             Value::Const(a.clone().reshaped(dims))
         }
-        (Some(a), _) => Value::Const(a.clone()),
+        (Some(_), _) => operand(w),
         (None, Some(2)) | (None, None) => {
             return Err(Error::Unsupported(format!(
                 "input {} `{}` is computed and not of rank {}; a 1×1 conv weight given \
@@ -307,8 +317,11 @@ fn conv_bn(
     };
     let (scale, shift) = bn_affine(bn, branch.epsilon)?;
     let out_channels = scale.len();
+    let all_constant =
+        weight.constant().is_some() && bias.as_ref().is_none_or(|b| b.constant().is_some());
     match (weight, bias) {
-        (Value::Const(w), None | Some(Value::Const(_))) => {
+        (weight, _) if all_constant => {
+            let w = weight.constant().expect("checked").clone();
             let bias = match b.and_then(|b| b.value.clone()) {
                 Some(b) => b,
                 None => Array {

@@ -12,14 +12,27 @@ use crate::proto::{AttributeProto, AttributeType, NodeProto, TensorProto};
 /// A value of the decomposition.
 #[derive(Debug, Clone)]
 pub enum Value {
+    /// A constant computed here; stored as a new initializer when a node needs it.
     Const(Array),
+    /// A constant the model already stores under `name`; reused as it is.
+    Stored { name: String, array: Array },
+    /// A tensor the graph computes.
     Tensor(String),
 }
 
 impl Value {
+    /// The value, when it is known at conversion time.
+    pub fn constant(&self) -> Option<&Array> {
+        match self {
+            Value::Const(a) | Value::Stored { array: a, .. } => Some(a),
+            Value::Tensor(_) => None,
+        }
+    }
+
     /// True for a constant whose every element is `v`.
     pub fn is_all(&self, v: f64) -> bool {
-        matches!(self, Value::Const(a) if a.data.iter().all(|&x| x == v))
+        self.constant()
+            .is_some_and(|a| a.data.iter().all(|&x| x == v))
     }
 }
 
@@ -77,7 +90,7 @@ impl<'a> Emitter<'a> {
     /// The tensor name of `v`, storing a constant as a new initializer.
     pub fn tensor(&mut self, v: Value, suffix: &str) -> String {
         match v {
-            Value::Tensor(name) => name,
+            Value::Tensor(name) | Value::Stored { name, .. } => name,
             Value::Const(array) => {
                 let name = self.fresh(suffix);
                 self.initializers
@@ -126,7 +139,7 @@ impl<'a> Emitter<'a> {
 
     /// `a op b`, folded when both are constants.
     pub fn binary(&mut self, op: Binary, a: Value, b: Value, suffix: &str) -> Result<Value, Error> {
-        if let (Value::Const(x), Value::Const(y)) = (&a, &b) {
+        if let (Some(x), Some(y)) = (a.constant(), b.constant()) {
             let folded = x.zip(y, |p, q| op.apply(p, q)).ok_or_else(|| {
                 Error::Unsupported(format!(
                     "{}: cannot fold {} of shapes {:?} and {:?}: they do not broadcast",
@@ -152,9 +165,12 @@ impl<'a> Emitter<'a> {
 
     /// `σ(v)`, folded for a constant.
     pub fn sigmoid(&mut self, v: Value, suffix: &str) -> Value {
-        match v {
-            Value::Const(a) => Value::Const(a.map(|z| 1.0 / (1.0 + (-z).exp()))),
-            Value::Tensor(name) => self.node("Sigmoid", vec![name], suffix, vec![]),
+        match v.constant() {
+            Some(a) => Value::Const(a.map(|z| 1.0 / (1.0 + (-z).exp()))),
+            None => {
+                let name = self.tensor(v, suffix);
+                self.node("Sigmoid", vec![name], suffix, vec![])
+            }
         }
     }
 

@@ -240,7 +240,10 @@ pub fn run_in_tract(path: &Path, inputs: &[TensorProto]) -> Vec<Vec<f64>> {
     let mut m = tract_onnx::onnx()
         .model_for_path(path)
         .unwrap_or_else(|e| panic!("tract loads {}: {e:?}", path.display()));
-    let tensors: Vec<Tensor> = inputs.iter().map(|t| tensor_from_proto(t).unwrap()).collect();
+    let tensors: Vec<Tensor> = inputs
+        .iter()
+        .map(|t| tensor_from_proto(t).unwrap())
+        .collect();
     for (i, t) in tensors.iter().enumerate() {
         m.set_input_fact(i, InferenceFact::dt_shape(t.datum_type(), t.shape()))
             .unwrap();
