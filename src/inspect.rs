@@ -104,8 +104,10 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
         for t in &g.initializer {
             let count = element_count(&t.dims).unwrap_or(0);
             parameters.tensors += 1;
-            parameters.count += count;
-            parameters.bytes += (count * element_bits(t.data_type()).unwrap_or(0)).div_ceil(8);
+            // Declared dims are untrusted: saturate rather than overflow.
+            parameters.count = parameters.count.saturating_add(count);
+            let bits = count.saturating_mul(element_bits(t.data_type()).unwrap_or(0));
+            parameters.bytes = parameters.bytes.saturating_add(bits.div_ceil(8));
         }
         for node in &g.node {
             let domain = display_domain(node.domain());

@@ -94,6 +94,11 @@ pub fn element_count(dims: &[i64]) -> Option<u64> {
     })
 }
 
+/// The largest constant folding may create. Folded ACON parameters are
+/// per-channel; a broadcast that would build more than this (say `[N, 1]`
+/// against `[1, N]` in a hostile model) is refused instead of allocated.
+pub const MAX_FOLDED_ELEMENTS: usize = 1 << 24;
+
 /// A dense float array in `f64`, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Array {
@@ -124,10 +129,15 @@ impl Array {
         self
     }
 
-    /// `f(a, b)` element-wise under ONNX multidirectional broadcasting.
+    /// `f(a, b)` element-wise under ONNX multidirectional broadcasting;
+    /// `None` when the shapes do not broadcast or the result would pass
+    /// [`MAX_FOLDED_ELEMENTS`].
     pub fn zip(&self, other: &Array, f: impl Fn(f64, f64) -> f64) -> Option<Array> {
         let dims = broadcast_shape(&self.dims, &other.dims)?;
-        let count: usize = dims.iter().product();
+        let count = dims
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .filter(|&c| c <= MAX_FOLDED_ELEMENTS)?;
         let a_index = broadcast_indexer(&self.dims, &dims);
         let b_index = broadcast_indexer(&other.dims, &dims);
         let mut data = Vec::with_capacity(count);

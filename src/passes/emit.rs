@@ -142,7 +142,8 @@ impl<'a> Emitter<'a> {
         if let (Some(x), Some(y)) = (a.constant(), b.constant()) {
             let folded = x.zip(y, |p, q| op.apply(p, q)).ok_or_else(|| {
                 Error::Unsupported(format!(
-                    "{}: cannot fold {} of shapes {:?} and {:?}: they do not broadcast",
+                    "{}: cannot fold {} of shapes {:?} and {:?}: they do not broadcast \
+                     or the result is too large",
                     self.base,
                     op.op_type(),
                     x.dims,
