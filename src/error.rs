@@ -34,9 +34,9 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// An ACON node breaks the op contract.
+    /// An ACON node breaks the op contract (boxed: it is the largest variant).
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Node(Box<NodeError>),
 
     /// A tensor's contents cannot be used.
     #[error("tensor `{name}`: {problem}")]
@@ -49,6 +49,18 @@ pub enum Error {
     /// Anything else the model asks for that we do not do.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<NodeError> for Error {
+    fn from(e: NodeError) -> Self {
+        Error::Node(Box::new(e))
+    }
+}
+
+impl From<Box<NodeError>> for Error {
+    fn from(e: Box<NodeError>) -> Self {
+        Error::Node(e)
+    }
 }
 
 fn scope_suffix(scope: &str) -> String {

@@ -1,13 +1,16 @@
 //! `inspect`: what a model holds, as a readable summary or as JSON. IR
 //! version and producer, opset imports, the graph's inputs and outputs with
 //! their shapes (symbolic dims by name), an op histogram by domain, the ACON
-//! nodes and functions found, and the parameter count and bytes.
+//! nodes and functions found, and the parameter count and bytes. With
+//! [`Inspection::with_flops`], also parameters and multiply-adds by op type
+//! (see [`crate::flops`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::flops::{self, FlopsReport};
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::ops::AconKind;
@@ -30,6 +33,9 @@ pub struct Inspection {
     pub acon_nodes: Vec<AconNodeSummary>,
     pub functions: Vec<FunctionSummary>,
     pub parameters: ParameterSummary,
+    /// Present when asked for (`inspect --flops`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops: Option<FlopsReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,6 +184,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             })
             .collect(),
         parameters,
+        flops: None,
     }
 }
 
@@ -234,6 +241,18 @@ fn value_summary(vi: &ValueInfoProto) -> ValueSummary {
 }
 
 impl Inspection {
+    /// Adds the FLOPs and parameter count of `model` (the model this
+    /// inspection was made from), with the symbolic dims of `dims` set.
+    pub fn with_flops(
+        mut self,
+        model: &ModelProto,
+        dims: &BTreeMap<String, usize>,
+        options: &ConvertOptions,
+    ) -> Inspection {
+        self.flops = Some(flops::count(model, dims, options));
+        self
+    }
+
     /// The human-readable report.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -307,6 +326,9 @@ impl Inspection {
             "  parameters  {} in {} tensors, {} bytes",
             self.parameters.count, self.parameters.tensors, self.parameters.bytes
         );
+        if let Some(f) = &self.flops {
+            s.push_str(&f.to_text());
+        }
         s
     }
 }

@@ -8,16 +8,18 @@
 
 pub mod compare;
 pub mod error;
+pub mod flops;
 pub mod inspect;
 pub mod model;
 pub mod ops;
 pub mod passes;
 pub mod proto;
+pub mod zoo;
 
 use std::path::Path;
 
 pub use error::{Error, NodeError, NodeProblem};
-pub use model::{SaveOptions, load, save};
+pub use model::{ExternalData, SaveOptions, Saved, load, save};
 pub use passes::{ConvertOptions, ConvertReport, Pipeline};
 
 use proto::ModelProto;
@@ -28,24 +30,40 @@ pub fn convert(model: &mut ModelProto, options: &ConvertOptions) -> Result<Conve
     Pipeline::convert().run(model, options)
 }
 
+/// Checks `model` without changing it, as [`convert`] does before it
+/// rewrites anything: the graph's consistency (see `model::check`) and every
+/// ACON node against the spec. What the converter merely does not support
+/// is not checked: the model is not at fault.
+pub fn validate(model: &ModelProto, options: &ConvertOptions) -> Result<(), Error> {
+    model::check::check_model(model)?;
+    passes::DecomposeAcon::validate(model, options)
+}
+
 /// Loads `input`, converts it and saves the result to `output` atomically.
-/// Nothing is written unless the whole model converted.
+/// Nothing is written unless the whole model converted. The output keeps the
+/// input's form: with `ExternalData::Auto` it has external data when the
+/// input had some. Neither the input nor its data files are ever replaced.
 pub fn convert_file(
     input: &Path,
     output: &Path,
     options: &ConvertOptions,
-    save_options: SaveOptions,
-) -> Result<ConvertReport, Error> {
+    mut save_options: SaveOptions,
+) -> Result<(ConvertReport, Saved), Error> {
     if same_file(input, output) {
         return Err(Error::Save {
             path: output.to_owned(),
             reason: "the output would replace the input; choose another path".into(),
         });
     }
-    let mut model = load(input)?;
+    let (mut model, sources) = model::load_with_sources(input)?;
     let report = convert(&mut model, options)?;
-    save(&model, output, save_options)?;
-    Ok(report)
+    if save_options.external == ExternalData::Auto && !sources.is_empty() {
+        save_options.external = ExternalData::File(None);
+    }
+    save_options.inputs.push(input.to_owned());
+    save_options.inputs.extend(sources.files.iter().cloned());
+    let saved = model::save_with_report(&model, output, &save_options)?;
+    Ok((report, saved))
 }
 
 /// True when `a` and `b` name the same file (or `b` would replace `a`).

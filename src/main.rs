@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use acon_onnx::{ConvertOptions, SaveOptions, inspect};
+use acon_onnx::{ConvertOptions, ExternalData, SaveOptions, inspect, zoo};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +28,21 @@ enum Command {
     Convert(ConvertArgs),
     /// Summarise a model: opsets, inputs, outputs, ops, ACON nodes, parameters.
     Inspect(InspectArgs),
+    /// Write one of the ACON paper's ImageNet networks with seeded random weights.
+    Zoo(ZooArgs),
+    /// Print docs/seed-table.md: the zoo's FLOPs and parameters beside the paper's.
+    #[command(hide = true)]
+    ZooTable,
+    /// Check that a converted model computes what the original does
+    /// (exit 0 equivalent, 1 not equivalent, 2 error).
+    #[cfg(feature = "tract")]
+    Verify(tract_cli::VerifyArgs),
+    /// Run a model on CPU with tract; print or save its outputs.
+    #[cfg(feature = "tract")]
+    Run(tract_cli::RunArgs),
+    /// Time a model with tract, or two side by side.
+    #[cfg(feature = "tract")]
+    Bench(tract_cli::BenchArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +61,32 @@ struct ConvertArgs {
     /// Do not run this pass (repeatable).
     #[arg(long = "skip-pass", value_name = "PASS")]
     skip_passes: Vec<String>,
+    /// Write tensor data to an external file beside OUTPUT: FILE is a relative
+    /// path inside OUTPUT's directory [default: <OUTPUT file name>.data].
+    /// Without this flag or --no-external-data, the data goes external when
+    /// INPUT had external data, or when OUTPUT would pass protobuf's 2 GiB
+    /// limit; otherwise it is embedded.
+    #[arg(
+        long = "external-data",
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        conflicts_with = "no_external_data"
+    )]
+    external_data: Option<String>,
+    /// Embed all tensor data in OUTPUT, even when INPUT had external data
+    /// (an error past 2 GiB).
+    #[arg(long = "no-external-data")]
+    no_external_data: bool,
+    /// With external data, initializers of at least BYTES go to the data file
+    /// [default: 1024].
+    #[arg(long = "size-threshold", value_name = "BYTES")]
+    size_threshold: Option<u64>,
+    /// The protobuf size past which data goes external automatically
+    /// [default: 2 GiB - 1]. For tests, which take that path with a small model.
+    #[arg(long = "max-proto-size", value_name = "BYTES", hide = true)]
+    max_proto_size: Option<u64>,
 }
 
 #[derive(Args)]
@@ -58,6 +99,52 @@ struct InspectArgs {
     /// Also treat nodes of this domain as ACON ops (repeatable).
     #[arg(long = "acon-domain", value_name = "NAME")]
     acon_domains: Vec<String>,
+    /// Also count parameters and multiply-adds (Conv, Gemm, MatMul), element-wise and pooling ops.
+    #[arg(long)]
+    flops: bool,
+    /// Set a symbolic input dim for --flops (repeatable; unset symbols count as 1).
+    #[arg(long = "dim", value_name = "NAME=VALUE", value_parser = parse_dim, requires = "flops")]
+    dims: Vec<(String, usize)>,
+}
+
+#[derive(Args)]
+struct ZooArgs {
+    /// The network.
+    arch: zoo::Arch,
+    /// The activation put in the ACON slots (see docs/seed-table.md for where they are).
+    #[arg(long, value_enum, default_value = "relu")]
+    act: zoo::Activation,
+    /// Width multiplier [default: 1.0; ShuffleNetV2 takes 0.5, 1.0, 1.5 or 2.0].
+    #[arg(long)]
+    width: Option<f64>,
+    /// Input height and width (a multiple of 32).
+    #[arg(long, default_value_t = 224)]
+    resolution: usize,
+    /// Seed of the random weights; the same seed gives the same weights whatever --act.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The batch dim: a number, or a name for a symbolic dim (e.g. `batch`).
+    #[arg(long, default_value = "1")]
+    batch: String,
+    /// Decompose the ACON ops into standard ONNX ops.
+    #[arg(long)]
+    standard: bool,
+    /// Where to write the model.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Replace OUTPUT if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let value = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a dim size"))?;
+    Ok((name.to_owned(), value))
 }
 
 fn main() -> ExitCode {
@@ -91,6 +178,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(args) => convert(args),
         Command::Inspect(args) => inspect_model(args),
+        Command::Zoo(args) => zoo_model(args),
+        Command::ZooTable => {
+            print!("{}", zoo::table::markdown()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "tract")]
+        Command::Verify(args) => tract_cli::verify(args),
+        #[cfg(feature = "tract")]
+        Command::Run(args) => tract_cli::run(args),
+        #[cfg(feature = "tract")]
+        Command::Bench(args) => tract_cli::bench(args),
     }
 }
 
@@ -103,6 +201,7 @@ fn default_output(input: &Path) -> PathBuf {
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
+    use acon_onnx::model::io;
     let started = Instant::now();
     let output = args
         .output
@@ -110,15 +209,34 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| default_output(&args.input));
     let mut options = ConvertOptions::with_domains(args.acon_domains);
     options.skip_passes = args.skip_passes;
-    let report = acon_onnx::convert_file(
-        &args.input,
-        &output,
-        &options,
-        SaveOptions {
-            overwrite: args.force,
-        },
-    )
-    .with_context(|| format!("convert `{}`", args.input.display()))?;
+    let external = match &args.external_data {
+        Some(file) if file.is_empty() => ExternalData::File(None),
+        Some(file) => ExternalData::File(Some(file.clone())),
+        None if args.no_external_data => ExternalData::Never,
+        // As the input: external when it had external data.
+        None => ExternalData::Auto,
+    };
+    let save_options = SaveOptions {
+        overwrite: args.force,
+        external,
+        size_threshold: args.size_threshold.unwrap_or(io::DEFAULT_SIZE_THRESHOLD),
+        max_proto_size: args.max_proto_size.unwrap_or(io::MAX_PROTO_SIZE),
+        inputs: vec![],
+    };
+    let threshold = save_options.size_threshold;
+    let (report, saved) = acon_onnx::convert_file(&args.input, &output, &options, save_options)
+        .with_context(|| format!("convert `{}`", args.input.display()))?;
+    if saved.data_file.is_none() && args.external_data.is_some() {
+        eprintln!(
+            "warning: no initializer holds {threshold} bytes or more: all data is embedded and \
+             no external data file was written"
+        );
+    } else if saved.data_file.is_none() && args.size_threshold.is_some() {
+        eprintln!(
+            "warning: --size-threshold has no effect: the output has no external data \
+             (ask for it with --external-data)"
+        );
+    }
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
@@ -136,8 +254,30 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
             by_op.join(", ")
         )
     };
+    let data = match &saved.data_file {
+        Some(file) => format!(
+            " (+ {}: {} tensors, {} bytes{})",
+            file.display(),
+            saved.external_tensors,
+            saved.data_bytes,
+            if saved.automatic {
+                ", external because the model would pass protobuf's size limit"
+            } else {
+                ""
+            }
+        ),
+        None => String::new(),
+    };
+    let inlined: usize = report.inlined.values().sum();
+    let inlined = if inlined == 0 {
+        String::new()
+    } else {
+        let by_function: Vec<String> =
+            report.inlined.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        format!("inlined {inlined} function calls ({}), ", by_function.join(", "))
+    };
     println!(
-        "{} -> {}: rewrote {rewritten}, added {} nodes, in {:.1} ms",
+        "{} -> {}{data}: {inlined}rewrote {rewritten}, added {} nodes, in {:.1} ms",
         args.input.display(),
         output.display(),
         report.nodes_added,
@@ -149,11 +289,242 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
 fn inspect_model(args: InspectArgs) -> Result<ExitCode> {
     let model = acon_onnx::load(&args.model).context("inspect")?;
     let options = ConvertOptions::with_domains(args.acon_domains);
-    let report = inspect::inspect(&model, &args.model.display().to_string(), &options);
+    // A broken graph or an invalid ACON node is refused here as everywhere.
+    acon_onnx::validate(&model, &options)
+        .with_context(|| format!("inspect `{}`", args.model.display()))?;
+    let mut report = inspect::inspect(&model, &args.model.display().to_string(), &options);
+    if args.flops {
+        let dims = args.dims.into_iter().collect();
+        report = report.with_flops(&model, &dims, &options);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_text());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn zoo_model(args: ZooArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut options = zoo::ZooOptions::new(args.arch, args.act);
+    options.width = args.width;
+    options.resolution = args.resolution;
+    options.seed = args.seed;
+    options.standard = args.standard;
+    options.batch = match args.batch.parse() {
+        Ok(n) => zoo::BatchDim::Fixed(n),
+        Err(_) => zoo::BatchDim::Symbol(args.batch.clone()),
+    };
+    let model = zoo::build(&options).with_context(|| format!("zoo {}", args.arch))?;
+    let save = SaveOptions {
+        overwrite: args.force,
+        ..Default::default()
+    };
+    acon_onnx::save(&model, &args.output, save).context("zoo")?;
+    let params = acon_onnx::flops::count(&model, &Default::default(), &ConvertOptions::default());
+    println!(
+        "{} {} width {} -> {}: {} parameters, {} multiply-adds, in {:.1} ms",
+        args.arch,
+        args.act.name(),
+        options.width(),
+        args.output.display(),
+        acon_onnx::flops::human(params.parameters),
+        acon_onnx::flops::human(params.multiply_adds),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `verify`, `run` and `bench`: the commands that run models with tract.
+#[cfg(feature = "tract")]
+mod tract_cli {
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use anyhow::{Context, Result, bail};
+    use clap::Args;
+
+    use acon_onnx::ConvertOptions;
+    use acon_onnx::compare::Tolerance;
+    use acon_onnx::tract::inputs::{DimSpec, InputFile, InputOptions, RangeSpec};
+    use acon_onnx::tract::{BenchOptions, RunOptions, VerifyOptions, VerifyReport};
+
+    /// Where the inputs come from; shared by verify, run and bench.
+    #[derive(Args)]
+    pub struct InputArgs {
+        /// Input data: NAME=FILE.npy, or FILE.npz with arrays named after the
+        /// inputs (repeatable). Every input must then be given.
+        #[arg(long = "input", value_name = "NAME=FILE.npy|FILE.npz")]
+        files: Vec<InputFile>,
+        /// A test_data_set_N folder (input_K.pb; output_K.pb are expected
+        /// outputs) or a folder of them (repeatable).
+        #[arg(long = "data", value_name = "DIR", conflicts_with = "files")]
+        data: Vec<PathBuf>,
+        /// Seed of the random inputs used when no --input or --data is given.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Range of the random values: LO,HI for every input, or NAME=LO,HI
+        /// (repeatable) [default: -3,3; integers 0,10].
+        #[arg(
+            long = "range",
+            value_name = "[NAME=]LO,HI",
+            allow_hyphen_values = true
+        )]
+        ranges: Vec<RangeSpec>,
+        /// The value of a symbolic input dim (repeatable; unset ones are 1).
+        #[arg(long = "dim", value_name = "NAME=VALUE")]
+        dims: Vec<DimSpec>,
+        /// Also treat nodes of this domain as ACON ops (repeatable; `acon` always is).
+        #[arg(long = "acon-domain", value_name = "NAME")]
+        acon_domains: Vec<String>,
+    }
+
+    impl InputArgs {
+        fn options(&self, samples: usize) -> InputOptions {
+            InputOptions {
+                files: self.files.clone(),
+                data: self.data.clone(),
+                seed: self.seed,
+                ranges: self.ranges.clone(),
+                samples,
+                dims: self.dims.clone(),
+            }
+        }
+
+        fn convert_options(&self) -> ConvertOptions {
+            ConvertOptions::with_domains(self.acon_domains.clone())
+        }
+    }
+
+    #[derive(Args)]
+    pub struct VerifyArgs {
+        /// The model with ACON ops (custom ops or functions); runs on the native kernels.
+        original: PathBuf,
+        /// Its conversion [default: ORIGINAL converted in memory]; runs on plain tract.
+        converted: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// How many random input samples (seeds SEED, sample 0..N).
+        #[arg(long, default_value_t = 1)]
+        samples: usize,
+        /// Named tolerance: exact, close or approximate (bounds per float type
+        /// in docs/verify.md).
+        #[arg(long, default_value = "close")]
+        tolerance: Tolerance,
+        /// Absolute tolerance, replacing the level's for every type.
+        #[arg(long)]
+        atol: Option<f64>,
+        /// Relative tolerance, replacing the level's for every type.
+        #[arg(long)]
+        rtol: Option<f64>,
+        /// Write the report as JSON (schema in docs/verify.md).
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
+        /// Write a JUnit XML report, one test case per output.
+        #[arg(long, value_name = "FILE.xml")]
+        junit: Option<PathBuf>,
+    }
+
+    pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+        for (flag, value) in [("--atol", args.atol), ("--rtol", args.rtol)] {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                bail!("{flag} is {v}, expected a finite number ≥ 0");
+            }
+        }
+        let options = VerifyOptions {
+            convert: args.inputs.convert_options(),
+            inputs: args.inputs.options(args.samples),
+            tolerance: args.tolerance,
+            atol: args.atol,
+            rtol: args.rtol,
+        };
+        let converted = args.converted.as_deref();
+        let write = |report: &VerifyReport| -> Result<()> {
+            if let Some(path) = &args.report {
+                report.write_json(path).context("--report")?;
+            }
+            if let Some(path) = &args.junit {
+                report.write_junit(path).context("--junit")?;
+            }
+            Ok(())
+        };
+        match acon_onnx::tract::verify(&args.original, converted, &options) {
+            Ok(report) => {
+                print!("{}", report.to_table());
+                write(&report)?;
+                Ok(if report.equivalent {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
+            }
+            Err(err) => {
+                // CI still gets its reports, saying why nothing was compared.
+                let report = VerifyReport::failed_to_run(&args.original, converted, &options, &err);
+                if let Err(e) = write(&report) {
+                    eprintln!("warning: {e:#}");
+                }
+                Err(err.context(format!("verify `{}`", args.original.display())))
+            }
+        }
+    }
+
+    #[derive(Args)]
+    pub struct RunArgs {
+        /// The model: ACON custom ops, ACON functions or standard ops.
+        model: PathBuf,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Write the outputs: a folder gets one <output>.npy each, a path
+        /// ending in .npz one archive.
+        #[arg(short, long, value_name = "DIR|FILE.npz")]
+        output: Option<PathBuf>,
+    }
+
+    pub fn run(args: RunArgs) -> Result<ExitCode> {
+        let options = RunOptions {
+            convert: args.inputs.convert_options(),
+            inputs: args.inputs.options(1),
+            output: args.output.clone(),
+        };
+        let report = acon_onnx::tract::run(&args.model, &options)
+            .with_context(|| format!("run `{}`", args.model.display()))?;
+        print!("{}", report.to_text());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    #[derive(Args)]
+    pub struct BenchArgs {
+        /// The model to time.
+        model: PathBuf,
+        /// A second model, run alternately on the same inputs; prints the
+        /// latency ratio OTHER/MODEL round by round.
+        #[arg(long, value_name = "OTHER")]
+        vs: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Timed runs (per model).
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Untimed runs first (per model).
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+    }
+
+    pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+        let options = BenchOptions {
+            convert: args.inputs.convert_options(),
+            inputs: args.inputs.options(1),
+            runs: args.runs,
+            warmup: args.warmup,
+            vs: args.vs.clone(),
+        };
+        let report = acon_onnx::tract::bench(&args.model, &options)
+            .with_context(|| format!("bench `{}`", args.model.display()))?;
+        print!("{}", report.to_text());
+        Ok(ExitCode::SUCCESS)
+    }
 }

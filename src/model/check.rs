@@ -1,12 +1,17 @@
 //! Graph consistency, checked on a model before it is rewritten and after
 //! every pass (in tests and debug builds): nodes in topological order, every
 //! input defined before use, every value defined once, every graph output
-//! produced. A cycle shows up as a value used before it is defined.
+//! produced, every initializer that shadows a graph input of the input's type
+//! and shape. A cycle shows up as a value used before it is defined. Calls to
+//! model-local functions must not recurse, nest past [`MAX_CALL_DEPTH`] or
+//! inline to more than [`MAX_INLINED_NODES`] nodes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::Error;
-use crate::proto::{FunctionProto, GraphProto, ModelProto, NodeProto};
+use crate::model::facts::{Dim, shape_string, tensor_type, value_info_shape};
+use crate::model::tensor::type_name;
+use crate::proto::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto};
 
 /// How deep subgraphs may nest before the model is refused.
 pub const MAX_GRAPH_DEPTH: usize = 64;
@@ -18,7 +23,162 @@ pub fn check_model(model: &ModelProto) -> Result<(), Error> {
     for f in &model.functions {
         check_function(f)?;
     }
+    check_function_calls(model)
+}
+
+/// How deep calls to model-local functions may nest. Inlining follows
+/// them, and a chain of thousands would exhaust the stack.
+pub const MAX_CALL_DEPTH: usize = 64;
+
+/// The most nodes inlining may produce in the graph or in one function. A
+/// function that calls another twice, which calls another twice, … grows
+/// as 2^depth: forty levels would be a trillion nodes from a model of a few
+/// kilobytes. About 4M nodes is over ten times the largest real exports.
+pub const MAX_INLINED_NODES: u64 = 1 << 22;
+
+/// A model-local function: domain (`ai.onnx` read as `""`), name, overload.
+type FunctionKey<'a> = (&'a str, &'a str, &'a str);
+
+fn function_key(domain: &str) -> &str {
+    if domain == "ai.onnx" { "" } else { domain }
+}
+
+fn key_of(f: &FunctionProto) -> FunctionKey<'_> {
+    (function_key(f.domain()), f.name(), f.overload())
+}
+
+/// ONNX functions may not call themselves, directly or through others; and
+/// inlining must stay within [`MAX_CALL_DEPTH`] and [`MAX_INLINED_NODES`].
+fn check_function_calls(model: &ModelProto) -> Result<(), Error> {
+    if model.functions.is_empty() {
+        return Ok(());
+    }
+    let keys: HashSet<FunctionKey> = model.functions.iter().map(key_of).collect();
+    // Per function: the calls it makes and the other nodes it holds.
+    let mut bodies: HashMap<FunctionKey, (Vec<FunctionKey>, u64)> = HashMap::new();
+    for f in &model.functions {
+        let mut calls = vec![];
+        let plain = collect_calls(&f.node, &keys, &mut calls);
+        bodies.insert(key_of(f), (calls, plain));
+    }
+    // Depth-first with an explicit stack no longer than MAX_CALL_DEPTH: a
+    // callee already on the current path closes a cycle; a function is
+    // measured (its nodes once inlined, saturating) when all its callees
+    // are. Functions are visited in the model's order, so the same model
+    // always gets the same message.
+    let mut expanded: HashMap<FunctionKey, u64> = HashMap::new();
+    for start in model.functions.iter().map(key_of) {
+        if expanded.contains_key(&start) {
+            continue;
+        }
+        let mut path: Vec<(FunctionKey, usize)> = vec![(start, 0)];
+        while let Some(top) = path.last_mut() {
+            let (current, index) = *top;
+            top.1 += 1;
+            let (calls, plain) = &bodies[&current];
+            let Some(&callee) = calls.get(index) else {
+                let size = calls
+                    .iter()
+                    .fold(*plain, |n, c| n.saturating_add(expanded[c]));
+                check_inlined_size(&show_function(current), size)?;
+                expanded.insert(current, size);
+                path.pop();
+                continue;
+            };
+            if let Some(at) = path.iter().position(|(k, _)| *k == callee) {
+                let cycle: Vec<String> = path[at..]
+                    .iter()
+                    .map(|(k, _)| show_function(*k))
+                    .chain(std::iter::once(show_function(callee)))
+                    .collect();
+                return Err(Error::graph(
+                    "",
+                    format!(
+                        "function {} calls itself ({}); ONNX functions may not recurse",
+                        show_function(callee),
+                        cycle.join(" -> ")
+                    ),
+                ));
+            }
+            if !expanded.contains_key(&callee) {
+                if path.len() == MAX_CALL_DEPTH {
+                    let chain: Vec<String> = [path[0].0, path[1].0]
+                        .into_iter()
+                        .map(show_function)
+                        .collect();
+                    return Err(Error::graph(
+                        "",
+                        format!(
+                            "function calls nest more than {MAX_CALL_DEPTH} deep ({} -> … -> \
+                             {}), past what inlining follows",
+                            chain.join(" -> "),
+                            show_function(callee)
+                        ),
+                    ));
+                }
+                path.push((callee, 0));
+            }
+        }
+    }
+    if let Some(graph) = &model.graph {
+        let mut calls = vec![];
+        let plain = collect_calls(&graph.node, &keys, &mut calls);
+        let size = calls
+            .iter()
+            .fold(plain, |n, c| n.saturating_add(expanded[c]));
+        check_inlined_size("the main graph", size)?;
+    }
     Ok(())
+}
+
+fn check_inlined_size(what: &str, nodes: u64) -> Result<(), Error> {
+    if nodes <= MAX_INLINED_NODES {
+        return Ok(());
+    }
+    let count = if nodes == u64::MAX {
+        "more than 2^64".to_owned()
+    } else {
+        nodes.to_string()
+    };
+    Err(Error::graph(
+        "",
+        format!(
+            "inlining the function calls in {what} would make {count} nodes, past the \
+             limit of {MAX_INLINED_NODES}"
+        ),
+    ))
+}
+
+/// Pushes the calls among `nodes` (subgraphs included) to `out`; returns the
+/// number of the other nodes.
+fn collect_calls<'a>(
+    nodes: &'a [NodeProto],
+    keys: &HashSet<FunctionKey<'a>>,
+    out: &mut Vec<FunctionKey<'a>>,
+) -> u64 {
+    let mut plain = 0u64;
+    for node in nodes {
+        let key = (function_key(node.domain()), node.op_type(), node.overload());
+        if keys.contains(&key) {
+            out.push(key);
+        } else {
+            plain += 1;
+        }
+        for attr in &node.attribute {
+            for sub in attr.g.iter().chain(&attr.graphs) {
+                plain += collect_calls(&sub.node, keys, out);
+            }
+        }
+    }
+    plain
+}
+
+fn show_function((domain, name, overload): FunctionKey) -> String {
+    if overload.is_empty() {
+        format!("`{domain}::{name}`")
+    } else {
+        format!("`{domain}::{name}` (overload `{overload}`)")
+    }
 }
 
 fn check_graph(
@@ -45,6 +205,7 @@ fn check_graph(
         visible.insert(vi.name().to_owned());
     }
     for t in &graph.initializer {
+        check_initializer_matches_input(graph, t, scope)?;
         visible.insert(t.name().to_owned());
     }
     for s in &graph.sparse_initializer {
@@ -81,6 +242,56 @@ fn check_graph(
             return Err(Error::graph(
                 scope,
                 format!("graph output `{}` is produced by no node", out.name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An initializer named like a graph input is that input's default value
+/// (IR 4 and later): it must have the type and shape the input declares, or
+/// the graph means two things at once. Unknown and symbolic dims accept any
+/// size.
+fn check_initializer_matches_input(
+    graph: &GraphProto,
+    t: &TensorProto,
+    scope: &str,
+) -> Result<(), Error> {
+    let Some(input) = graph.input.iter().find(|vi| vi.name() == t.name()) else {
+        return Ok(());
+    };
+    let Some(declared) = input.r#type.as_ref().and_then(tensor_type) else {
+        return Ok(());
+    };
+    let mismatch = |what: &str, given: String, declared: String| {
+        Error::graph(
+            scope,
+            format!(
+                "initializer `{}` has {what} {given} but graph input `{}` declares {declared}",
+                t.name(),
+                input.name()
+            ),
+        )
+    };
+    let elem_type = declared.elem_type();
+    if elem_type != 0 && elem_type != t.data_type() {
+        return Err(mismatch(
+            "type",
+            type_name(t.data_type()),
+            type_name(elem_type),
+        ));
+    }
+    if let Some(shape) = value_info_shape(input) {
+        let fits = shape.len() == t.dims.len()
+            && shape.iter().zip(&t.dims).all(|(d, &n)| match d {
+                Dim::Known(k) => *k == n,
+                Dim::Symbol(_) | Dim::Unknown => true,
+            });
+        if !fits {
+            return Err(mismatch(
+                "shape",
+                format!("{:?}", t.dims),
+                shape_string(&shape),
             ));
         }
     }

@@ -138,19 +138,23 @@ impl Array {
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .filter(|&c| c <= MAX_FOLDED_ELEMENTS)?;
-        let a_index = broadcast_indexer(&self.dims, &dims);
-        let b_index = broadcast_indexer(&other.dims, &dims);
+        let a_strides = broadcast_strides(&self.dims, &dims);
+        let b_strides = broadcast_strides(&other.dims, &dims);
         let mut data = Vec::with_capacity(count);
+        // An odometer over the output, moving both flat indices with it.
         let mut coords = vec![0usize; dims.len()];
+        let (mut ia, mut ib) = (0usize, 0usize);
         for _ in 0..count {
-            let a = self.data[a_index(&coords)];
-            let b = other.data[b_index(&coords)];
-            data.push(f(a, b));
+            data.push(f(self.data[ia], other.data[ib]));
             for axis in (0..dims.len()).rev() {
                 coords[axis] += 1;
+                ia += a_strides[axis];
+                ib += b_strides[axis];
                 if coords[axis] < dims[axis] {
                     break;
                 }
+                ia -= a_strides[axis] * dims[axis];
+                ib -= b_strides[axis] * dims[axis];
                 coords[axis] = 0;
             }
         }
@@ -182,9 +186,9 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
         .collect()
 }
 
-/// Maps coordinates in `out` to a flat index into an array of `dims` that
-/// broadcasts to `out`.
-fn broadcast_indexer(dims: &[usize], out: &[usize]) -> impl Fn(&[usize]) -> usize + use<> {
+/// Per-axis strides into an array of `dims` read as if broadcast to `out`
+/// (0 along broadcast axes).
+fn broadcast_strides(dims: &[usize], out: &[usize]) -> Vec<usize> {
     let pad = out.len() - dims.len();
     let mut strides = vec![0usize; out.len()];
     let mut stride = 1;
@@ -192,7 +196,7 @@ fn broadcast_indexer(dims: &[usize], out: &[usize]) -> impl Fn(&[usize]) -> usiz
         strides[pad + i] = if dims[i] == 1 { 0 } else { stride };
         stride *= dims[i];
     }
-    move |coords: &[usize]| coords.iter().zip(&strides).map(|(c, s)| c * s).sum()
+    strides
 }
 
 /// Reads a float tensor (any of the four ACON types) as `f64`.
@@ -219,14 +223,14 @@ pub fn read_floats(t: &TensorProto) -> Result<Array, Error> {
     let data = if let Some(raw) = &t.raw_data {
         let expected = count.checked_mul(ty.size());
         if expected != Some(raw.len()) {
+            // A declared size past usize has no byte count to print.
+            let expected = match expected {
+                Some(bytes) => format!("{bytes} ({count} × {})", ty.size()),
+                None => format!("{count} × {} (more than can be addressed)", ty.size()),
+            };
             return Err(Error::tensor(
                 name,
-                format!(
-                    "raw_data holds {} bytes, expected {} ({count} × {})",
-                    raw.len(),
-                    count.saturating_mul(ty.size()),
-                    ty.size()
-                ),
+                format!("raw_data holds {} bytes, expected {expected}", raw.len()),
             ));
         }
         decode_raw(raw, ty)

@@ -27,12 +27,14 @@ const META_ROLES: [&str; 15] = [
 ];
 
 /// Validates `node` (an op of an ACON domain) and collects its operands.
-pub fn parse(node: &NodeProto, facts: &Facts) -> Result<AconNode, NodeError> {
-    let fail = |problem| NodeError {
-        node: node_label(node).to_owned(),
-        domain: node.domain().to_owned(),
-        op_type: node.op_type().to_owned(),
-        problem,
+pub fn parse(node: &NodeProto, facts: &Facts) -> Result<AconNode, Box<NodeError>> {
+    let fail = |problem| {
+        Box::new(NodeError {
+            node: node_label(node).to_owned(),
+            domain: node.domain().to_owned(),
+            op_type: node.op_type().to_owned(),
+            problem,
+        })
     };
     let kind =
         AconKind::from_op_type(node.op_type()).ok_or_else(|| fail(NodeProblem::UnknownOpType))?;

@@ -29,7 +29,7 @@ use crate::model::names::NameTable;
 use crate::model::tensor::{Array, FloatType};
 use crate::ops::{self, AconKind, AconNode, AconOp, BatchNorm, MetaBranch, Operand};
 use crate::passes::emit::{Binary, Emitter, Value};
-use crate::passes::{Pass, PassContext, default_opset, is_default_domain};
+use crate::passes::{ConvertOptions, Pass, PassContext, default_opset, is_default_domain};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub struct DecomposeAcon;
@@ -49,7 +49,7 @@ impl Pass for DecomposeAcon {
         let Some(graph) = model.graph.as_ref() else {
             return Ok(false);
         };
-        if !graph_has_acon(graph, cx) {
+        if !graph_has_acon(graph, cx.options) {
             warn_foreign_acon(model, cx);
             return Ok(false);
         }
@@ -76,12 +76,46 @@ impl Pass for DecomposeAcon {
             replaced_inputs: HashSet::new(),
         };
         let graph = model.graph.as_mut().expect("checked above");
-        rewriter.graph(graph, None, 0)?;
+        rewriter.graph(graph, None)?;
         let candidates = std::mem::take(&mut rewriter.replaced_inputs);
         drop_unused_constants(model, &candidates);
         warn_foreign_acon(model, cx);
         Ok(true)
     }
+}
+
+impl DecomposeAcon {
+    /// Checks every ACON node of the graph and its subgraphs against the spec
+    /// without rewriting anything: what `inspect` refuses a model for.
+    pub fn validate(model: &ModelProto, options: &ConvertOptions) -> Result<(), Error> {
+        match &model.graph {
+            Some(graph) => validate_graph(graph, None, options),
+            None => Ok(()),
+        }
+    }
+}
+
+fn validate_graph(
+    graph: &GraphProto,
+    outer: Option<&Facts>,
+    options: &ConvertOptions,
+) -> Result<(), Error> {
+    // Facts copy their enclosing scope's: build them only where they are read.
+    if !graph_has_acon(graph, options) {
+        return Ok(());
+    }
+    let facts = Facts::for_graph(graph, outer);
+    for node in &graph.node {
+        for attr in &node.attribute {
+            for sub in attr.g.iter().chain(&attr.graphs) {
+                validate_graph(sub, Some(&facts), options)?;
+            }
+        }
+        if options.is_acon_domain(node.domain()) {
+            ops::parse(node, &facts)?;
+        }
+    }
+    Ok(())
 }
 
 struct Rewriter<'c, 'o> {
@@ -97,13 +131,17 @@ impl Rewriter<'_, '_> {
         &mut self,
         graph: &mut GraphProto,
         outer: Option<&Facts>,
-        depth: usize,
     ) -> Result<(), Error> {
+        // Facts copy their enclosing scope's: a model with many subgraphs
+        // would copy them all, quadratically, for nothing.
+        if !graph_has_acon(graph, self.cx.options) {
+            return Ok(());
+        }
         let facts = Facts::for_graph(graph, outer);
         for node in &mut graph.node {
             for attr in &mut node.attribute {
                 for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                    self.graph(sub, Some(&facts), depth + 1)?;
+                    self.graph(sub, Some(&facts))?;
                 }
             }
         }
@@ -392,7 +430,7 @@ fn bn_affine(bn: &BatchNorm, epsilon: f64) -> Result<(Array, Array), Error> {
         constant(&bn.mean)?,
         constant(&bn.var)?,
     );
-    if let Some(bad) = var.data.iter().position(|&v| !(v + epsilon > 0.0)) {
+    if let Some(bad) = var.data.iter().position(|&v| (v + epsilon).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)) {
         return Err(Error::Unsupported(format!(
             "input {} `{}` has variance {} at channel {bad}: var + epsilon must be positive",
             bn.var.index, bn.var.name, var.data[bad]
@@ -420,13 +458,13 @@ fn bn_affine(bn: &BatchNorm, epsilon: f64) -> Result<(Array, Array), Error> {
     Ok((s, t))
 }
 
-fn graph_has_acon(graph: &GraphProto, cx: &PassContext) -> bool {
+fn graph_has_acon(graph: &GraphProto, options: &ConvertOptions) -> bool {
     graph.node.iter().any(|n| {
-        cx.options.is_acon_domain(n.domain())
+        options.is_acon_domain(n.domain())
             || n.attribute
                 .iter()
                 .flat_map(|a| a.g.iter().chain(&a.graphs))
-                .any(|g| graph_has_acon(g, cx))
+                .any(|g| graph_has_acon(g, options))
     })
 }
 

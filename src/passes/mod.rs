@@ -6,11 +6,14 @@
 
 mod decompose_acon;
 mod emit;
+mod inline_functions;
+mod opset_adapt;
 mod prune_opsets;
 
 use std::collections::BTreeMap;
 
 pub use decompose_acon::DecomposeAcon;
+pub use inline_functions::InlineFunctions;
 pub use prune_opsets::PruneAconOpsets;
 
 use crate::error::Error;
@@ -61,6 +64,8 @@ impl ConvertOptions {
 pub struct ConvertReport {
     /// ACON nodes rewritten, by op type.
     pub rewritten: BTreeMap<String, usize>,
+    /// Calls to model-local functions inlined, by `domain::name`.
+    pub inlined: BTreeMap<String, usize>,
     /// Standard nodes emitted in their place.
     pub nodes_added: usize,
     /// Passes that changed the model, in run order.
@@ -95,17 +100,24 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The conversion: ACON ops become standard ops, then imports are tidied.
+    /// The conversion: model-local functions are inlined, ACON ops become
+    /// standard ops, then imports are tidied.
     pub fn convert() -> Pipeline {
         Pipeline {
-            passes: vec![Box::new(DecomposeAcon), Box::new(PruneAconOpsets)],
+            passes: vec![
+                Box::new(InlineFunctions),
+                Box::new(DecomposeAcon),
+                Box::new(PruneAconOpsets),
+            ],
         }
     }
 
     /// What tract needs before it can load a model: model-local functions
     /// inlined (tract never reads them). ACON custom ops are kept.
     pub fn inline() -> Pipeline {
-        Pipeline { passes: vec![] }
+        Pipeline {
+            passes: vec![Box::new(InlineFunctions)],
+        }
     }
 
     pub fn pass_names(&self) -> Vec<&'static str> {

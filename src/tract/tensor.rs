@@ -17,7 +17,8 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor, Error> {
         .collect::<Result<_, _>>()
         .map_err(|_| Error::tensor(name, format!("has invalid dims {:?}", t.dims)))?;
     let count = element_count(&t.dims)
-        .ok_or_else(|| Error::tensor(name, format!("has invalid dims {:?}", t.dims)))? as usize;
+        .ok_or_else(|| Error::tensor(name, format!("has invalid dims {:?}", t.dims)))?
+        as usize;
     let tract_err = |e: TractError| Error::tensor(name, format!("{e}"));
     if let Some(ty) = FloatType::from_onnx(t.data_type()) {
         let values = read_floats(t)?.data;
@@ -32,7 +33,10 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor, Error> {
                 Tensor::from_shape(&shape, &v)
             }
             FloatType::BF16 => {
-                return Err(Error::tensor(name, "bfloat16 tensors are not supported by tract"));
+                return Err(Error::tensor(
+                    name,
+                    "bfloat16 tensors are not supported by tract",
+                ));
             }
         };
         return tensor.map_err(tract_err);
@@ -42,7 +46,10 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor, Error> {
         if got == count {
             Ok(())
         } else {
-            Err(Error::tensor(name, format!("holds {got} values, expected {count}")))
+            Err(Error::tensor(
+                name,
+                format!("holds {got} values, expected {count}"),
+            ))
         }
     };
     match DataType::try_from(t.data_type()) {
@@ -78,18 +85,54 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor, Error> {
         }
         _ => Err(Error::tensor(
             name,
-            format!("has type {}, which test data may not use", type_name(t.data_type())),
+            format!(
+                "has type {}, which test data may not use",
+                type_name(t.data_type())
+            ),
         )),
     }
 }
 
 /// The values of a float (or integer) tract tensor as `f64`.
 pub fn tensor_to_f64(t: &Tensor) -> Result<Vec<f64>, Error> {
-    let cast = t
-        .cast_to::<f64>()
-        .map_err(|e| Error::Unsupported(format!("cannot read a {:?} tensor as numbers: {e}", t.datum_type())))?;
+    let cast = t.cast_to::<f64>().map_err(|e| {
+        Error::Unsupported(format!(
+            "cannot read a {:?} tensor as numbers: {e}",
+            t.datum_type()
+        ))
+    })?;
     let view = cast
         .to_plain_array_view::<f64>()
         .map_err(|e| Error::Unsupported(format!("{e}")))?;
     Ok(view.iter().copied().collect())
+}
+
+/// The ACON float type of a tract type, if it is one tract has.
+pub fn float_type(dt: DatumType) -> Option<FloatType> {
+    match dt {
+        DatumType::F16 => Some(FloatType::F16),
+        DatumType::F32 => Some(FloatType::F32),
+        DatumType::F64 => Some(FloatType::F64),
+        _ => None,
+    }
+}
+
+/// The ONNX name of a tract type (`float`, `float16`, `int64`, …), for
+/// messages and reports.
+pub fn datum_name(dt: DatumType) -> String {
+    match dt {
+        DatumType::F16 => "float16".into(),
+        DatumType::F32 => "float".into(),
+        DatumType::F64 => "double".into(),
+        DatumType::Bool => "bool".into(),
+        DatumType::I8 => "int8".into(),
+        DatumType::I16 => "int16".into(),
+        DatumType::I32 => "int32".into(),
+        DatumType::I64 => "int64".into(),
+        DatumType::U8 => "uint8".into(),
+        DatumType::U16 => "uint16".into(),
+        DatumType::U32 => "uint32".into(),
+        DatumType::U64 => "uint64".into(),
+        other => format!("{other:?}"),
+    }
 }

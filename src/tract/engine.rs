@@ -1,0 +1,393 @@
+//! Handing a model to tract and running it.
+//!
+//! In run order, [`TractModel::new`]: inline model-local functions with
+//! [`Pipeline::inline`] (tract never reads them); walk every graph and
+//! subgraph, and either give each ACON-domain node the op type of its native
+//! kernel after checking it against the spec ([`Kernels::Native`]) or refuse
+//! it ([`Kernels::Plain`], for converted models, which must hold standard
+//! ops only); refuse any node tract has no builder for, naming it; encode
+//! the in-memory copy and let tract-onnx parse it, with the model's folder
+//! as the root of external data. [`TractModel::run`] then fixes the input
+//! shapes, optimizes and caches one plan per distinct input signature.
+//!
+//! Every call into tract goes through [`guarded`], so a panic inside tract is
+//! an error naming the file and the step, never a crash.
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use prost::Message;
+use tract_onnx::prelude::*;
+
+use crate::model::check::node_label;
+use crate::model::facts::{Dim, Facts, value_info_shape};
+use crate::model::tensor::{FloatType, type_name};
+use crate::ops::{self, AconKind};
+use crate::passes::{ConvertOptions, Pipeline};
+use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
+use crate::tract::kernels;
+
+/// Whether ACON nodes run on the native kernels or are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// ACON-domain nodes run on the kernels of [`kernels`].
+    Native,
+    /// Plain tract: an ACON node is an error (a converted model must not
+    /// hold one).
+    Plain,
+}
+
+/// One declared graph input (initializers excluded), in graph order.
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: String,
+    /// The ONNX element type.
+    pub elem_type: i32,
+    /// The declared shape, `None` when the model gives none.
+    pub shape: Option<Vec<Dim>>,
+}
+
+impl InputDecl {
+    pub fn type_name(&self) -> String {
+        type_name(self.elem_type)
+    }
+
+    pub fn shape_string(&self) -> String {
+        match &self.shape {
+            Some(s) => crate::model::facts::shape_string(s),
+            None => "unknown shape".into(),
+        }
+    }
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// The types and shapes of a run's inputs: what a plan is made for.
+type Signature = Vec<(DatumType, Vec<usize>)>;
+
+/// A model parsed by tract, ready to run on inputs of any shape it accepts.
+pub struct TractModel {
+    pub path: PathBuf,
+    /// How messages name this model: `ORIGINAL`, `CONVERTED`, `MODEL`.
+    pub role: &'static str,
+    pub inputs: Vec<InputDecl>,
+    pub outputs: Vec<String>,
+    /// ACON nodes handed to the native kernels.
+    pub native_nodes: usize,
+    inference: InferenceModel,
+    plans: RefCell<Vec<(Signature, Plan)>>,
+}
+
+impl TractModel {
+    /// Loads `path` for tract (see the module doc for the steps).
+    pub fn load(
+        path: &Path,
+        role: &'static str,
+        kernels: Kernels,
+        options: &ConvertOptions,
+    ) -> Result<TractModel> {
+        let model = crate::load(path).context(role)?;
+        TractModel::new(model, path, role, kernels, options)
+    }
+
+    /// Hands the in-memory `model` (read from `path`) to tract.
+    pub fn new(
+        mut model: ModelProto,
+        path: &Path,
+        role: &'static str,
+        kernels: Kernels,
+        options: &ConvertOptions,
+    ) -> Result<TractModel> {
+        let at = || format!("{role} `{}`", path.display());
+        Pipeline::inline()
+            .run(&mut model, options)
+            .with_context(|| format!("{}: prepare for tract", at()))?;
+        let framework = framework(kernels);
+        let native_nodes = prepare_nodes(&mut model, kernels, options, &framework)
+            .with_context(|| format!("{}: prepare for tract", at()))?;
+        let graph = model.graph.as_ref().context("the model has no graph")?;
+        let inputs = input_decls(graph);
+        let outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
+        let bytes = model.encode_to_vec();
+        drop(model);
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_string_lossy()
+            .into_owned();
+        let inference = guarded(
+            || format!("{}: tract cannot load it", at()),
+            || {
+                let proto = framework.proto_model_for_read(&mut bytes.as_slice())?;
+                let parsed = framework.parse(&proto, Some(&dir))?;
+                if !parsed.unresolved_inputs.is_empty() {
+                    bail!(
+                        "values used but never defined: {}",
+                        parsed.unresolved_inputs.join(", ")
+                    );
+                }
+                Ok(parsed.model)
+            },
+        )?;
+        // tract lists the inputs that no initializer fills, in graph order;
+        // check that we agree, since inputs are passed by position.
+        let tract_inputs: Vec<String> = inference
+            .input_outlets()?
+            .iter()
+            .map(|o| inference.node(o.node).name.clone())
+            .collect();
+        let ours: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        if tract_inputs != ours {
+            bail!(
+                "{}: tract sees the inputs [{}], the model declares [{}]",
+                at(),
+                tract_inputs.join(", "),
+                ours.join(", ")
+            );
+        }
+        Ok(TractModel {
+            path: path.to_owned(),
+            role,
+            inputs,
+            outputs,
+            native_nodes,
+            inference,
+            plans: RefCell::new(vec![]),
+        })
+    }
+
+    fn at(&self) -> String {
+        format!("{} `{}`", self.role, self.path.display())
+    }
+
+    /// The optimized plan for inputs of these types and shapes (cached).
+    pub fn plan(&self, inputs: &[Tensor]) -> Result<Plan> {
+        let key: Signature = inputs
+            .iter()
+            .map(|t| (t.datum_type(), t.shape().to_vec()))
+            .collect();
+        if let Some((_, plan)) = self.plans.borrow().iter().find(|(k, _)| *k == key) {
+            return Ok(plan.clone());
+        }
+        if inputs.len() != self.inputs.len() {
+            bail!(
+                "{}: takes {} inputs, got {}",
+                self.at(),
+                self.inputs.len(),
+                inputs.len()
+            );
+        }
+        let signature: Vec<String> = self
+            .inputs
+            .iter()
+            .zip(&key)
+            .map(|(d, (dt, shape))| format!("{} {dt:?} {shape:?}", d.name))
+            .collect();
+        let plan = guarded(
+            || {
+                format!(
+                    "{}: tract cannot prepare it for inputs {}",
+                    self.at(),
+                    signature.join(", ")
+                )
+            },
+            || {
+                let mut model = self.inference.clone();
+                for (ix, (dt, shape)) in key.iter().enumerate() {
+                    model.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.as_slice()))?;
+                }
+                model.into_optimized()?.into_runnable()
+            },
+        )?;
+        self.plans.borrow_mut().push((key, plan.clone()));
+        Ok(plan)
+    }
+
+    /// Runs the model once.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let plan = self.plan(inputs)?;
+        let values: TVec<TValue> = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
+        let outputs = guarded(
+            || format!("{}: tract failed to run it", self.at()),
+            || plan.run(values),
+        )?;
+        Ok(outputs.into_iter().map(|v| v.into_tensor()).collect())
+    }
+}
+
+/// tract-onnx's op register, plus the native ACON kernels when asked.
+pub fn framework(kernels: Kernels) -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    if kernels == Kernels::Native {
+        kernels::register(&mut onnx.op_register);
+    }
+    onnx
+}
+
+/// Runs `f`, turning a tract error into one that says `what` failed and a
+/// panic into an error instead of a crash.
+pub fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> TractResult<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.context(what())),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            Err(anyhow!("{}: tract panicked: {message}", what()))
+        }
+    }
+}
+
+/// For each name of `reference`, its position in `candidate`: by name, or
+/// by position when the names differ but the counts agree.
+pub fn match_names(reference: &[String], candidate: &[String], what: &str) -> Result<Vec<usize>> {
+    let by_name: Option<Vec<usize>> = reference
+        .iter()
+        .map(|n| candidate.iter().position(|c| c == n))
+        .collect();
+    if let Some(map) = by_name
+        && candidate.len() == reference.len()
+    {
+        return Ok(map);
+    }
+    if candidate.len() == reference.len() {
+        return Ok((0..reference.len()).collect());
+    }
+    bail!(
+        "the models have different {what}: [{}] and [{}]",
+        reference.join(", "),
+        candidate.join(", ")
+    )
+}
+
+/// The graph inputs that no initializer fills.
+fn input_decls(graph: &GraphProto) -> Vec<InputDecl> {
+    let initialized: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|i| !initialized.contains(i.name()))
+        .map(|i| {
+            let elem_type = match i.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(type_proto::Value::TensorType(t)) => t.elem_type(),
+                _ => 0,
+            };
+            InputDecl {
+                name: i.name().to_owned(),
+                elem_type,
+                shape: value_info_shape(i),
+            }
+        })
+        .collect()
+}
+
+/// Renames (or refuses) ACON nodes and checks that tract implements every
+/// node, in every graph. Returns how many nodes go to native kernels.
+fn prepare_nodes(
+    model: &mut ModelProto,
+    kernels: Kernels,
+    options: &ConvertOptions,
+    framework: &tract_onnx::Onnx,
+) -> Result<usize> {
+    let functions: Vec<(String, String)> = model
+        .functions
+        .iter()
+        .map(|f| (f.domain().to_owned(), f.name().to_owned()))
+        .collect();
+    let mut walk = Walk {
+        kernels,
+        options,
+        framework,
+        functions,
+        native: 0,
+    };
+    if let Some(graph) = model.graph.as_mut() {
+        walk.graph(graph, None, 0)?;
+    }
+    Ok(walk.native)
+}
+
+struct Walk<'a> {
+    kernels: Kernels,
+    options: &'a ConvertOptions,
+    framework: &'a tract_onnx::Onnx,
+    functions: Vec<(String, String)>,
+    native: usize,
+}
+
+impl Walk<'_> {
+    fn graph(&mut self, graph: &mut GraphProto, outer: Option<&Facts>, depth: usize) -> Result<()> {
+        if depth > crate::model::check::MAX_GRAPH_DEPTH {
+            bail!("subgraphs nest too deeply");
+        }
+        let facts = Facts::for_graph(graph, outer);
+        for node in &mut graph.node {
+            for attr in &mut node.attribute {
+                for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
+                    self.graph(sub, Some(&facts), depth + 1)?;
+                }
+            }
+            self.node(node, &facts)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &mut NodeProto, facts: &Facts) -> Result<()> {
+        let label = format!(
+            "node `{}` ({}::{})",
+            node_label(node),
+            if node.domain().is_empty() {
+                "ai.onnx"
+            } else {
+                node.domain()
+            },
+            node.op_type()
+        );
+        if self.options.is_acon_domain(node.domain()) {
+            match self.kernels {
+                Kernels::Native => {
+                    let parsed = ops::parse(node, facts)?;
+                    if parsed.dtype == FloatType::BF16 {
+                        bail!("{label}: tract has no bfloat16, so it cannot run this node");
+                    }
+                    node.op_type = Some(kernels::op_key(parsed.kind).to_owned());
+                    self.native += 1;
+                    return Ok(());
+                }
+                Kernels::Plain => bail!(
+                    "{label} is an ACON custom op; a converted model must hold only standard \
+                     ONNX ops (run `acon-onnx convert` on it first)"
+                ),
+            }
+        }
+        let calls_function = self
+            .functions
+            .iter()
+            .any(|(d, n)| d == node.domain() && n == node.op_type());
+        if calls_function {
+            bail!(
+                "{label} calls a model-local function, which tract cannot read, and inlining \
+                 left it in place"
+            );
+        }
+        if !self.framework.op_register.0.contains_key(node.op_type()) {
+            let hint = if AconKind::from_op_type(node.op_type()).is_some() {
+                format!(
+                    " (if it is an ACON op, pass `--acon-domain {}`)",
+                    node.domain()
+                )
+            } else {
+                String::new()
+            };
+            bail!("{label}: tract has no implementation of this op{hint}");
+        }
+        Ok(())
+    }
+}

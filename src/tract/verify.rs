@@ -1,0 +1,768 @@
+//! `verify`: does a converted model compute what the original did?
+//!
+//! In run order: load ORIGINAL; take CONVERTED from its file or convert
+//! ORIGINAL in memory; load ORIGINAL into tract with the native ACON kernels
+//! and CONVERTED into plain tract (an ACON node left in it is an error);
+//! build the input samples; run both on each sample and compare every
+//! output under the tolerance ([`crate::compare`]): CONVERTED against
+//! ORIGINAL, and, when the test data has expected outputs, each of them
+//! against those too. The [`VerifyReport`] renders as a table, as JSON
+//! (schema below) and as JUnit XML.
+//!
+//! # Report schema (`--report FILE.json`), version 1
+//!
+//! Stable: fields are only ever added; a change in meaning bumps
+//! `schema_version`. Numbers that are infinite (a relative error against an
+//! exact zero) are written as `null`.
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,
+//!   "tool": { "name": "acon-onnx", "version": "0.1.0" },
+//!   "original": "path/model.onnx",
+//!   "converted": "path/model.converted.onnx" | null,   // null: converted in memory
+//!   "equivalent": true,             // every check passed (and no error)
+//!   "error": null | "message",      // set when verify could not run (exit 2)
+//!   "tolerance": { "level": "close", "atol": null | 1e-6, "rtol": null | 1e-5 },
+//!                                   // atol/rtol: the --atol/--rtol overrides
+//!   "inputs": { "source": "random" | "files" | "data", "seed": 0 | null, "samples": 3 },
+//!                                   // seed: random inputs only; samples: how many were run
+//!   "native_nodes": 1,              // ACON nodes run on the native kernels
+//!   "samples": [ { "index": 0, "label": "random, seed 0, sample 0",
+//!                  "inputs": [ { "name": "x", "dtype": "float", "shape": [2, 8, 5, 7] } ] } ],
+//!   "outputs": [ {
+//!       "name": "y", "dtype": "float", "passed": true,
+//!       "atol": 1e-5, "rtol": 1e-4,     // the bounds applied to this output
+//!       "checks": [ {
+//!           "sample": 0,
+//!           "actual": "converted" | "original",
+//!           "expected": "original" | "expected",   // "expected": output_K.pb of --data
+//!           "shape": [2, 8, 5, 7],
+//!           "passed": true,
+//!           "problem": null | "shape [2, 8] differs from [2, 9]",
+//!           "worst_coords": [1, 3, 0, 4] | null,
+//!           "comparison": null | {       // null when a problem prevents comparing
+//!               "elements": 560, "max_abs_error": 2.4e-7, "max_rel_error": 1.1e-6,
+//!               "mean_abs_error": 3.0e-8, "max_ulp": 4,
+//!               "worst_index": 123, "worst_actual": 0.52, "worst_expected": 0.52,
+//!               "beyond_tolerance": 0, "nan_inf_mismatches": 0,
+//!               "min_passing_atol": 2.4e-7 | null,
+//!               "atol": 1e-5, "rtol": 1e-4, "passed": true } } ] } ],
+//!   "summary": { "checks": 3, "passed": 3, "failed": 0 },
+//!   "elapsed_ms": 41.2
+//! }
+//! ```
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tract_onnx::prelude::*;
+
+use crate::compare::{Comparison, Tolerance, compare};
+use crate::model::tensor::FloatType;
+use crate::passes::ConvertOptions;
+use crate::tract::engine::{Kernels, TractModel, match_names};
+use crate::tract::inputs::{InputOptions, samples};
+use crate::tract::npy::write_atomically;
+use crate::tract::tensor::{datum_name, float_type, tensor_to_f64};
+
+/// The version of the JSON report's schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What `verify` is asked.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub convert: ConvertOptions,
+    pub inputs: InputOptions,
+    pub tolerance: Tolerance,
+    /// Overrides the level's atol for every type.
+    pub atol: Option<f64>,
+    /// Overrides the level's rtol for every type.
+    pub rtol: Option<f64>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            convert: ConvertOptions::default(),
+            inputs: InputOptions::default(),
+            tolerance: Tolerance::Close,
+            atol: None,
+            rtol: None,
+        }
+    }
+}
+
+impl VerifyOptions {
+    /// `(atol, rtol)` for an output of type `dt`; non-float outputs must
+    /// match exactly.
+    pub fn bounds(&self, dt: DatumType) -> (f64, f64) {
+        let (atol, rtol) = match float_type(dt) {
+            Some(ty) => self.tolerance.bounds(ty),
+            None => (0.0, 0.0),
+        };
+        (self.atol.unwrap_or(atol), self.rtol.unwrap_or(rtol))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToleranceReport {
+    pub level: String,
+    pub atol: Option<f64>,
+    pub rtol: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputsReport {
+    pub source: &'static str,
+    pub seed: Option<u64>,
+    pub samples: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleReport {
+    pub index: usize,
+    pub label: String,
+    pub inputs: Vec<TensorInfo>,
+}
+
+/// One comparison of one output on one sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub sample: usize,
+    /// `converted` or `original`.
+    pub actual: &'static str,
+    /// `original` or `expected` (the test data's output).
+    pub expected: &'static str,
+    pub shape: Vec<usize>,
+    pub passed: bool,
+    /// Why the values could not be compared (shape or type differ).
+    pub problem: Option<String>,
+    /// The worst element's coordinates.
+    pub worst_coords: Option<Vec<usize>>,
+    pub comparison: Option<Comparison>,
+}
+
+impl Check {
+    pub fn title(&self) -> String {
+        format!("{} ~ {}", self.actual, self.expected)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub dtype: String,
+    pub passed: bool,
+    pub atol: f64,
+    pub rtol: f64,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub checks: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// Everything `verify` found; see the module doc for the JSON schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub original: String,
+    pub converted: Option<String>,
+    pub equivalent: bool,
+    pub error: Option<String>,
+    pub tolerance: ToleranceReport,
+    pub inputs: InputsReport,
+    pub native_nodes: usize,
+    pub samples: Vec<SampleReport>,
+    pub outputs: Vec<OutputReport>,
+    pub summary: Summary,
+    pub elapsed_ms: f64,
+}
+
+impl VerifyReport {
+    fn empty(original: &Path, converted: Option<&Path>, options: &VerifyOptions) -> Self {
+        let random = options.inputs.source() == "random";
+        VerifyReport {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME"),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            original: original.display().to_string(),
+            converted: converted.map(|p| p.display().to_string()),
+            equivalent: false,
+            error: None,
+            tolerance: ToleranceReport {
+                level: options.tolerance.name().to_owned(),
+                atol: options.atol,
+                rtol: options.rtol,
+            },
+            inputs: InputsReport {
+                source: options.inputs.source(),
+                seed: random.then_some(options.inputs.seed),
+                samples: if random { options.inputs.samples } else { 0 },
+            },
+            native_nodes: 0,
+            samples: vec![],
+            outputs: vec![],
+            summary: Summary {
+                checks: 0,
+                passed: 0,
+                failed: 0,
+            },
+            elapsed_ms: 0.0,
+        }
+    }
+
+    /// The report of a verify that could not run, for `--report` and
+    /// `--junit` in CI.
+    pub fn failed_to_run(
+        original: &Path,
+        converted: Option<&Path>,
+        options: &VerifyOptions,
+        error: &anyhow::Error,
+    ) -> Self {
+        let mut r = VerifyReport::empty(original, converted, options);
+        r.error = Some(format!("{error:#}"));
+        r
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serializes")
+    }
+
+    /// The readable table printed on stdout.
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        let against = match &self.converted {
+            Some(c) => format!("`{c}`"),
+            None => "its in-memory conversion".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "verify `{}` ({} ACON node{} on native kernels) against {against}",
+            self.original,
+            self.native_nodes,
+            if self.native_nodes == 1 { "" } else { "s" }
+        );
+        let mut bounds: Vec<String> = vec![];
+        for o in &self.outputs {
+            let b = format!("{} atol {:e} rtol {:e}", o.dtype, o.atol, o.rtol);
+            if !bounds.contains(&b) {
+                bounds.push(b);
+            }
+        }
+        let _ = writeln!(
+            s,
+            "tolerance {}{}{}; inputs: {}",
+            self.tolerance.level,
+            if bounds.is_empty() { "" } else { ": " },
+            bounds.join(", "),
+            match self.inputs.source {
+                "random" => format!(
+                    "random, seed {}, {} sample{}",
+                    self.inputs.seed.unwrap_or(0),
+                    self.samples.len(),
+                    if self.samples.len() == 1 { "" } else { "s" }
+                ),
+                "data" => format!("{} test data set(s)", self.samples.len()),
+                other => other.to_owned(),
+            }
+        );
+        s.push('\n');
+        let header = [
+            "output",
+            "sample",
+            "check",
+            "max abs",
+            "max rel",
+            "mean abs",
+            "ulp",
+            "beyond",
+            "nan/inf",
+            "min atol",
+            "worst element (actual vs expected)",
+            "result",
+        ];
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+        for o in &self.outputs {
+            for c in &o.checks {
+                let result = if c.passed { "ok" } else { "FAIL" }.to_owned();
+                let row = match &c.comparison {
+                    Some(cmp) => vec![
+                        o.name.clone(),
+                        c.sample.to_string(),
+                        c.title(),
+                        num(cmp.max_abs_error),
+                        num(cmp.max_rel_error),
+                        num(cmp.mean_abs_error),
+                        cmp.max_ulp.to_string(),
+                        format!("{}/{}", cmp.beyond_tolerance, cmp.elements),
+                        cmp.nan_inf_mismatches.to_string(),
+                        cmp.min_passing_atol
+                            .map(num)
+                            .unwrap_or_else(|| "none".into()),
+                        worst(c, cmp),
+                        result,
+                    ],
+                    None => {
+                        let mut r = vec![o.name.clone(), c.sample.to_string(), c.title()];
+                        r.extend(std::iter::repeat_n("-".to_owned(), 7));
+                        r.push(c.problem.clone().unwrap_or_default());
+                        r.push(result);
+                        r
+                    }
+                };
+                rows.push(row);
+            }
+        }
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for row in &rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[i] - cell.chars().count();
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
+        s.push('\n');
+        let verdict = if self.equivalent {
+            "equivalent"
+        } else {
+            "NOT EQUIVALENT"
+        };
+        let _ = writeln!(
+            s,
+            "{verdict}: {} of {} checks passed ({:.0} ms)",
+            self.summary.passed, self.summary.checks, self.elapsed_ms
+        );
+        s
+    }
+
+    /// JUnit XML: one test suite, one test case per output; a failing
+    /// output carries a `failure` element listing its failed checks, and a
+    /// verify that could not run is one test case with an `error` element.
+    pub fn to_junit(&self) -> String {
+        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let (tests, failures, errors) = match &self.error {
+            Some(_) => (1, 0, 1),
+            None => (
+                self.outputs.len(),
+                self.outputs.iter().filter(|o| !o.passed).count(),
+                0,
+            ),
+        };
+        let time = format!("{:.3}", self.elapsed_ms / 1e3);
+        let _ = writeln!(
+            s,
+            "<testsuites name=\"acon-onnx verify\" tests=\"{tests}\" failures=\"{failures}\" \
+             errors=\"{errors}\" time=\"{time}\">"
+        );
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"verify {}\" tests=\"{tests}\" failures=\"{failures}\" \
+             errors=\"{errors}\" time=\"{time}\">",
+            xml(&self.original)
+        );
+        let _ = writeln!(s, "    <properties>");
+        let mut props = vec![
+            ("original", self.original.clone()),
+            (
+                "converted",
+                self.converted
+                    .clone()
+                    .unwrap_or_else(|| "(in memory)".into()),
+            ),
+            ("tolerance", self.tolerance.level.clone()),
+            ("inputs", self.inputs.source.to_owned()),
+        ];
+        if let Some(seed) = self.inputs.seed {
+            props.push(("seed", seed.to_string()));
+        }
+        for (k, v) in props {
+            let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", xml(&v));
+        }
+        let _ = writeln!(s, "    </properties>");
+        let classname = xml(&format!("acon-onnx.verify.{}", self.original));
+        if let Some(error) = &self.error {
+            let _ = writeln!(
+                s,
+                "    <testcase name=\"verify\" classname=\"{classname}\" time=\"{time}\">\n      \
+                 <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+                xml(error.lines().next().unwrap_or("")),
+                xml(error)
+            );
+        }
+        for o in &self.outputs {
+            let _ = write!(
+                s,
+                "    <testcase name=\"{}\" classname=\"{classname}\" time=\"0\">",
+                xml(&o.name)
+            );
+            if o.passed {
+                s.push_str("</testcase>\n");
+                continue;
+            }
+            let failed: Vec<&Check> = o.checks.iter().filter(|c| !c.passed).collect();
+            let details: Vec<String> = failed.iter().map(|c| check_line(c)).collect();
+            let _ = write!(
+                s,
+                "\n      <failure message=\"{}\" type=\"not-equivalent\">{}</failure>\n    \
+                 </testcase>\n",
+                xml(&format!(
+                    "output `{}`: {} of {} checks failed; {}",
+                    o.name,
+                    failed.len(),
+                    o.checks.len(),
+                    details.first().cloned().unwrap_or_default()
+                )),
+                xml(&details.join("\n"))
+            );
+        }
+        let _ = writeln!(s, "  </testsuite>\n</testsuites>");
+        s
+    }
+
+    /// Writes the JSON report atomically.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let text = self.to_json();
+        write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+    }
+
+    /// Writes the JUnit XML atomically.
+    pub fn write_junit(&self, path: &Path) -> Result<()> {
+        let text = self.to_junit();
+        write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+    }
+}
+
+/// One line describing a check, for JUnit failure text.
+fn check_line(c: &Check) -> String {
+    match (&c.comparison, &c.problem) {
+        (_, Some(problem)) => format!("sample {}, {}: {problem}", c.sample, c.title()),
+        (Some(cmp), None) => format!(
+            "sample {}, {}: {} of {} elements beyond atol {:e} rtol {:e}, {} NaN/Inf \
+             mismatches; max abs {}, max rel {}, max ulp {}; worst {}; smallest passing atol {}",
+            c.sample,
+            c.title(),
+            cmp.beyond_tolerance,
+            cmp.elements,
+            cmp.atol,
+            cmp.rtol,
+            cmp.nan_inf_mismatches,
+            num(cmp.max_abs_error),
+            num(cmp.max_rel_error),
+            cmp.max_ulp,
+            worst(c, cmp),
+            cmp.min_passing_atol
+                .map(num)
+                .unwrap_or_else(|| "none".into())
+        ),
+        (None, None) => format!("sample {}, {}", c.sample, c.title()),
+    }
+}
+
+fn num(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+fn worst(c: &Check, cmp: &Comparison) -> String {
+    match (&c.worst_coords, cmp.worst_actual, cmp.worst_expected) {
+        (Some(at), Some(a), Some(e)) => {
+            let at: Vec<String> = at.iter().map(|i| i.to_string()).collect();
+            format!("[{}] {} vs {}", at.join(","), value(a), value(e))
+        }
+        _ => "-".into(),
+    }
+}
+
+/// A value with 7 significant digits.
+fn value(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e5).contains(&v.abs()) || !v.is_finite() {
+        format!("{v:.7}")
+    } else {
+        format!("{v:.6e}")
+    }
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 has no way to write other control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Runs the whole check; `Err` means it could not be run (exit 2), while a
+/// report with `equivalent: false` means the models differ (exit 1).
+pub fn verify(
+    original: &Path,
+    converted: Option<&Path>,
+    options: &VerifyOptions,
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let mut report = VerifyReport::empty(original, converted, options);
+    let original_model = crate::load(original).context("ORIGINAL")?;
+    let converted_model = match converted {
+        Some(path) => crate::load(path).context("CONVERTED")?,
+        None => {
+            let mut m = original_model.clone();
+            crate::convert(&mut m, &options.convert)
+                .with_context(|| format!("convert `{}` in memory", original.display()))?;
+            m
+        }
+    };
+    let reference = TractModel::new(
+        original_model,
+        original,
+        "ORIGINAL",
+        Kernels::Native,
+        &options.convert,
+    )?;
+    let candidate = TractModel::new(
+        converted_model,
+        converted.unwrap_or(original),
+        if converted.is_some() {
+            "CONVERTED"
+        } else {
+            "the in-memory conversion of"
+        },
+        Kernels::Plain,
+        &options.convert,
+    )?;
+    report.native_nodes = reference.native_nodes;
+    let input_map = match_names(
+        &reference
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .collect::<Vec<_>>(),
+        &candidate
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .collect::<Vec<_>>(),
+        "inputs",
+    )?;
+    let output_map = match_names(&reference.outputs, &candidate.outputs, "outputs")?;
+    let samples = samples(&reference.inputs, &reference.outputs, &options.inputs)?;
+    report.inputs.samples = samples.len();
+
+    let mut outputs: Vec<OutputReport> = reference
+        .outputs
+        .iter()
+        .map(|name| OutputReport {
+            name: name.clone(),
+            dtype: String::new(),
+            passed: true,
+            atol: 0.0,
+            rtol: 0.0,
+            checks: vec![],
+        })
+        .collect();
+    for (index, sample) in samples.iter().enumerate() {
+        report.samples.push(SampleReport {
+            index,
+            label: sample.label.clone(),
+            inputs: reference
+                .inputs
+                .iter()
+                .zip(&sample.inputs)
+                .map(|(d, t)| TensorInfo {
+                    name: d.name.clone(),
+                    dtype: datum_name(t.datum_type()),
+                    shape: t.shape().to_vec(),
+                })
+                .collect(),
+        });
+        let at = |what: &str| format!("{what} on sample {index} ({})", sample.label);
+        let want = reference
+            .run(&sample.inputs)
+            .with_context(|| at("run ORIGINAL"))?;
+        let candidate_inputs: Vec<Tensor> = input_map
+            .iter()
+            .map(|&i| sample.inputs[i].clone())
+            .collect();
+        let got = candidate
+            .run(&candidate_inputs)
+            .with_context(|| at("run the converted model"))?;
+        for (k, out) in outputs.iter_mut().enumerate() {
+            let want_k = &want[k];
+            let (atol, rtol) = options.bounds(want_k.datum_type());
+            out.dtype = datum_name(want_k.datum_type());
+            out.atol = atol;
+            out.rtol = rtol;
+            let got_k = &got[output_map[k]];
+            out.checks.push(check(
+                index,
+                "converted",
+                "original",
+                got_k,
+                want_k,
+                options,
+            )?);
+            if let Some(Some(expected)) = sample.expected.get(k) {
+                let expected = expected_as(expected, want_k);
+                out.checks.push(check(
+                    index, "original", "expected", want_k, &expected, options,
+                )?);
+                out.checks.push(check(
+                    index,
+                    "converted",
+                    "expected",
+                    got_k,
+                    &expected,
+                    options,
+                )?);
+            }
+        }
+    }
+    for out in &mut outputs {
+        out.passed = out.checks.iter().all(|c| c.passed);
+    }
+    let checks = outputs.iter().map(|o| o.checks.len()).sum();
+    let passed = outputs
+        .iter()
+        .flat_map(|o| &o.checks)
+        .filter(|c| c.passed)
+        .count();
+    report.summary = Summary {
+        checks,
+        passed,
+        failed: checks - passed,
+    };
+    report.equivalent = checks > 0 && passed == checks;
+    report.outputs = outputs;
+    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(report)
+}
+
+/// Test data stores expected outputs in the model's type; if not, compare
+/// in the type the model computes.
+fn expected_as(expected: &Tensor, like: &Tensor) -> Tensor {
+    if expected.datum_type() == like.datum_type() {
+        return expected.clone();
+    }
+    expected
+        .cast_to_dt(like.datum_type())
+        .map(|t| t.into_owned())
+        .unwrap_or_else(|_| expected.clone())
+}
+
+fn check(
+    sample: usize,
+    actual_side: &'static str,
+    expected_side: &'static str,
+    actual: &Tensor,
+    expected: &Tensor,
+    options: &VerifyOptions,
+) -> Result<Check> {
+    let mut c = Check {
+        sample,
+        actual: actual_side,
+        expected: expected_side,
+        shape: expected.shape().to_vec(),
+        passed: false,
+        problem: None,
+        worst_coords: None,
+        comparison: None,
+    };
+    if actual.shape() != expected.shape() {
+        c.problem = Some(format!(
+            "shape {:?} differs from {:?}",
+            actual.shape(),
+            expected.shape()
+        ));
+        return Ok(c);
+    }
+    if actual.datum_type() != expected.datum_type() {
+        c.problem = Some(format!(
+            "type {} differs from {}",
+            datum_name(actual.datum_type()),
+            datum_name(expected.datum_type())
+        ));
+        return Ok(c);
+    }
+    let (atol, rtol) = options.bounds(expected.datum_type());
+    let ty = float_type(expected.datum_type()).unwrap_or(FloatType::F64);
+    let a = tensor_to_f64(actual)?;
+    let e = tensor_to_f64(expected)?;
+    let cmp = compare(&a, &e, ty, atol, rtol);
+    c.passed = cmp.passed;
+    c.worst_coords = cmp.worst_index.map(|i| coords(i, expected.shape()));
+    c.comparison = Some(cmp);
+    Ok(c)
+}
+
+/// Row-major coordinates of flat index `i`.
+fn coords(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut out = vec![0; shape.len()];
+    for (axis, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            out[axis] = i % d;
+            i /= d;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_indices_become_coordinates() {
+        assert_eq!(coords(0, &[2, 3]), vec![0, 0]);
+        assert_eq!(coords(5, &[2, 3]), vec![1, 2]);
+        assert_eq!(coords(7, &[2, 2, 2]), vec![1, 1, 1]);
+        assert!(coords(0, &[]).is_empty());
+    }
+
+    #[test]
+    fn xml_escapes_markup() {
+        assert_eq!(xml("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+}
