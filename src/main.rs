@@ -482,9 +482,13 @@ mod tract_cli {
         /// ending in .npz one archive.
         #[arg(short, long, value_name = "DIR|FILE.npz")]
         output: Option<PathBuf>,
+        /// Threads for tract's matrix products (other ops use one).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     }
 
     pub fn run(args: RunArgs) -> Result<ExitCode> {
+        acon_onnx::tract::bench::set_threads(args.threads)?;
         let options = RunOptions {
             convert: args.inputs.convert_options(),
             inputs: args.inputs.options(1),
@@ -512,6 +516,9 @@ mod tract_cli {
         /// Untimed runs first (per model).
         #[arg(long, default_value_t = 5)]
         warmup: usize,
+        /// Threads for tract's matrix products (other ops use one).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     }
 
     pub fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -521,6 +528,7 @@ mod tract_cli {
             runs: args.runs,
             warmup: args.warmup,
             vs: args.vs.clone(),
+            threads: args.threads,
         };
         let report = acon_onnx::tract::bench(&args.model, &options)
             .with_context(|| format!("bench `{}`", args.model.display()))?;

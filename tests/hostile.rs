@@ -19,7 +19,7 @@
 //! Then the file-system trouble a `convert` can meet, function calls that
 //! nest or multiply, the determinism and idempotence of conversion across
 //! every fixture. Crashes found by `fuzz/run.sh` become tests at the end,
-//! one each, named after the crash (none so far: see fuzz/README.md).
+//! one each, named after the crash.
 
 mod common;
 
@@ -47,6 +47,8 @@ enum Input {
     Directory,
     /// Nothing at all.
     Missing,
+    /// A symbolic link to itself.
+    SymlinkLoop,
     /// An existing path outside the test's directory (a device).
     Path(PathBuf),
 }
@@ -265,6 +267,7 @@ fn corpus() -> Vec<Entry> {
         entry("empty", Input::Bytes(vec![]), &["empty"]),
         entry("directory", Input::Directory, &["directory"]),
         entry("missing", Input::Missing, &[]),
+        entry("symlink_loop", Input::SymlinkLoop, &[]),
         entry("random", Input::Bytes(random_bytes(4096, RANDOM_SEED)), &[]),
         entry(
             "onnx_text_format",
@@ -710,6 +713,11 @@ fn check_entry(entry: &Entry, verbs: &[String]) -> Vec<String> {
                 p
             }
             Input::Missing => in_dir.join(&file_name),
+            Input::SymlinkLoop => {
+                let p = in_dir.join(&file_name);
+                std::os::unix::fs::symlink(&p, &p).unwrap();
+                p
+            }
             Input::Path(p) => p.clone(),
         };
         let Some(args) = verb_args(verb, &input, &out_dir) else {
@@ -1209,5 +1217,64 @@ fn functions_that_multiply_when_inlined_are_refused() {
 
 // ---- fuzz crashes ---------------------------------------------------------
 //
-// One test per crash `fuzz/run.sh` finds, named after its artifact, with the
-// input rebuilt here from its bytes. None so far: see fuzz/README.md.
+// One test per crash `fuzz/run.sh` finds, named after its artifact
+// (`fuzz/artifacts/<target>/crash-<sha1>`), with the input rebuilt here as a
+// model: what the fuzzer's bytes decode to, not the bytes themselves.
+
+/// crash-499b5db8ac1e2b9ad5eb1b242a453f5517bb5505 (target `convert`): the
+/// fuzzer turned p1's raw data into packed dims, giving an empty parameter
+/// (one dim 0) whose other dims are huge. Folding `p1 − p2` computed strides
+/// as the product of those dims and overflowed (a panic where overflow is
+/// checked, as in fuzz and debug builds). An empty tensor is valid ONNX: it
+/// converts, to the same bytes twice.
+#[test]
+fn fuzz_crash_499b5db8_empty_parameter_with_huge_dims() {
+    let m = with_graph(|g| {
+        g.input[0] = acon_onnx::proto::ValueInfoProto {
+            name: Some("x".into()),
+            ..Default::default()
+        };
+        g.output[0].r#type = None;
+        set_init(
+            g,
+            TensorProto {
+                name: Some("p1".into()),
+                dims: vec![0, 1 << 40, 1 << 40],
+                data_type: Some(1),
+                ..Default::default()
+            },
+        );
+        set_init(g, f32_init("p2", &[1], vec![0.5]));
+    });
+    let options = acon_onnx::ConvertOptions {
+        check_each_pass: true,
+        ..Default::default()
+    };
+    let bytes = Bytes::from(m.encode_to_vec());
+    let path = Path::new("crash-499b5db8.onnx");
+    let mut once = acon_onnx::model::load_bytes(path, bytes.clone()).unwrap();
+    acon_onnx::convert(&mut once, &options).unwrap();
+    let mut twice = acon_onnx::model::load_bytes(path, bytes).unwrap();
+    acon_onnx::convert(&mut twice, &options).unwrap();
+    assert_eq!(once.encode_to_vec(), twice.encode_to_vec());
+
+    let dir = tempdir();
+    let input = dir.path().join("crash-499b5db8.onnx");
+    write_model(&input, &m);
+    let out = dir.path().join("out.onnx");
+    let o = run_binary(&[
+        "convert".into(),
+        input.into(),
+        "-o".into(),
+        out.clone().into(),
+    ]);
+    assert_exit(&o, 0);
+    let p = load(&out)
+        .graph
+        .unwrap()
+        .initializer
+        .into_iter()
+        .find(|t| t.dims == [0, 1 << 40, 1 << 40])
+        .expect("the folded, empty P");
+    assert!(p.raw_data.is_none_or(|r| r.is_empty()));
+}

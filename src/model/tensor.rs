@@ -87,11 +87,25 @@ pub fn element_bits(data_type: i32) -> Option<u64> {
 }
 
 /// The number of elements `dims` describe; `None` for a negative dim or an
-/// overflow.
+/// overflow. A zero dim makes the tensor empty however large the others are
+/// (`[2^40, 2^40, 0]` holds nothing), whatever its position.
 pub fn element_count(dims: &[i64]) -> Option<u64> {
-    dims.iter().try_fold(1u64, |acc, &d| {
-        u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
-    })
+    let dims: Vec<u64> = dims
+        .iter()
+        .map(|&d| u64::try_from(d).ok())
+        .collect::<Option<_>>()?;
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+}
+
+/// [`element_count`] of an array's dims; `None` on overflow.
+fn array_len(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
 /// The largest constant folding may create. Folded ACON parameters are
@@ -124,7 +138,7 @@ impl Array {
 
     /// The same data under other dims with the same element count.
     pub fn reshaped(mut self, dims: Vec<usize>) -> Array {
-        debug_assert_eq!(dims.iter().product::<usize>(), self.data.len());
+        debug_assert_eq!(array_len(&dims), Some(self.data.len()));
         self.dims = dims;
         self
     }
@@ -134,10 +148,7 @@ impl Array {
     /// [`MAX_FOLDED_ELEMENTS`].
     pub fn zip(&self, other: &Array, f: impl Fn(f64, f64) -> f64) -> Option<Array> {
         let dims = broadcast_shape(&self.dims, &other.dims)?;
-        let count = dims
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .filter(|&c| c <= MAX_FOLDED_ELEMENTS)?;
+        let count = array_len(&dims).filter(|&c| c <= MAX_FOLDED_ELEMENTS)?;
         let a_strides = broadcast_strides(&self.dims, &dims);
         let b_strides = broadcast_strides(&other.dims, &dims);
         let mut data = Vec::with_capacity(count);
@@ -191,10 +202,12 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 fn broadcast_strides(dims: &[usize], out: &[usize]) -> Vec<usize> {
     let pad = out.len() - dims.len();
     let mut strides = vec![0usize; out.len()];
-    let mut stride = 1;
+    let mut stride = 1usize;
     for i in (0..dims.len()).rev() {
         strides[pad + i] = if dims[i] == 1 { 0 } else { stride };
-        stride *= dims[i];
+        // Saturates only for an empty array (a zero dim beside huge ones,
+        // fuzz crash 499b5db8), whose strides are never used.
+        stride = stride.saturating_mul(dims[i]);
     }
     strides
 }
@@ -354,6 +367,23 @@ mod tests {
             let t = float_tensor("t", &a, ty);
             assert_eq!(read_floats(&t).unwrap(), a, "{ty:?}");
         }
+    }
+
+    #[test]
+    fn a_zero_dim_empties_a_tensor_wherever_it_stands() {
+        assert_eq!(element_count(&[1 << 40, 1 << 40, 0]), Some(0));
+        assert_eq!(element_count(&[0, 1 << 40, 1 << 40]), Some(0));
+        assert_eq!(element_count(&[1 << 40, 1 << 40, 1 << 40]), None);
+        assert_eq!(element_count(&[0, -1]), None);
+        // Fuzz crash 499b5db8: folding an empty parameter whose other dims
+        // overflow a stride.
+        let empty = Array {
+            dims: vec![0, 1 << 40, 1 << 40],
+            data: vec![],
+        };
+        let folded = empty.zip(&Array::scalar(1.0), |a, b| a - b).unwrap();
+        assert!(folded.is_empty());
+        assert_eq!(folded.dims, empty.dims);
     }
 
     #[test]

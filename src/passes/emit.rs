@@ -29,10 +29,12 @@ impl Value {
         }
     }
 
-    /// True for a constant whose every element is `v`.
+    /// True for a constant whose every element is `v`. An empty constant is
+    /// not: it would empty what it broadcasts with, so it cannot be dropped
+    /// as a multiplication by one or an addition of zero.
     pub fn is_all(&self, v: f64) -> bool {
         self.constant()
-            .is_some_and(|a| a.data.iter().all(|&x| x == v))
+            .is_some_and(|a| !a.is_empty() && a.data.iter().all(|&x| x == v))
     }
 }
 

@@ -6,6 +6,11 @@
 //! With OTHER the two alternate within each round, the order swapping every
 //! round so that neither always runs on a warm cache; each round gives the
 //! ratio OTHER/MODEL, which cancels slow drifts of the machine.
+//!
+//! Threads: tract runs every op on the calling thread except matrix
+//! products, which go to tract-linalg's executor. [`set_threads`] makes
+//! that a rayon pool of N threads for the whole process (`--threads N`);
+//! the default, 1, is tract's own single-threaded executor.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +33,8 @@ pub struct BenchOptions {
     pub warmup: usize,
     /// A second model to run alternately on the same inputs.
     pub vs: Option<PathBuf>,
+    /// Threads for tract's matrix products (see [`set_threads`]).
+    pub threads: usize,
 }
 
 impl Default for BenchOptions {
@@ -38,6 +45,7 @@ impl Default for BenchOptions {
             runs: 50,
             warmup: 5,
             vs: None,
+            threads: 1,
         }
     }
 }
@@ -71,6 +79,7 @@ pub struct BenchReport {
     pub batch: usize,
     pub runs: usize,
     pub warmup: usize,
+    pub threads: usize,
     pub model: Timing,
     pub vs: Option<Timing>,
     pub ratio: Option<Ratio>,
@@ -81,8 +90,15 @@ impl BenchReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "bench: {} timed runs after {} warm-up, inputs {} (batch {}), one thread",
-            self.runs, self.warmup, self.inputs, self.batch
+            "bench: {} timed runs after {} warm-up, inputs {} (batch {}), {}",
+            self.runs,
+            self.warmup,
+            self.inputs,
+            self.batch,
+            match self.threads {
+                1 => "one thread".to_owned(),
+                n => format!("{n} threads for matrix products"),
+            }
         );
         let rows: Vec<&Timing> = std::iter::once(&self.model).chain(&self.vs).collect();
         let width = rows
@@ -151,15 +167,16 @@ fn timing(model: &TractModel, times_ms: &[f64], batch: usize) -> Timing {
     }
 }
 
-/// A prepared model with its execution state, timing one run at a time.
-struct Runner<'m> {
+/// A prepared model with its execution state, timing one run at a time
+/// (also what `benches/layers.rs` interleaves).
+pub struct Runner<'m> {
     model: &'m TractModel,
     state: TypedSimpleState,
     inputs: TVec<TValue>,
 }
 
 impl Runner<'_> {
-    fn new<'m>(model: &'m TractModel, inputs: &[Tensor]) -> Result<Runner<'m>> {
+    pub fn new<'m>(model: &'m TractModel, inputs: &[Tensor]) -> Result<Runner<'m>> {
         let plan = model.plan(inputs)?;
         let state = guarded(
             || {
@@ -179,7 +196,7 @@ impl Runner<'_> {
     }
 
     /// One run; its wall time in milliseconds.
-    fn time(&mut self) -> Result<f64> {
+    pub fn time(&mut self) -> Result<f64> {
         let inputs = self.inputs.clone();
         let started = Instant::now();
         let state = &mut self.state;
@@ -197,11 +214,25 @@ impl Runner<'_> {
     }
 }
 
+/// Runs tract's matrix products on `threads` threads from now on, in the
+/// whole process: 1 is tract's single-threaded executor, more a rayon pool
+/// (tract-linalg's `multithread-mm`). Other ops stay on the calling thread.
+pub fn set_threads(threads: usize) -> Result<()> {
+    use tract_linalg::multithread::{Executor, set_default_executor};
+    match threads {
+        0 => bail!("--threads must be at least 1"),
+        1 => set_default_executor(Executor::SingleThread),
+        n => set_default_executor(Executor::multithread(n)),
+    }
+    Ok(())
+}
+
 /// Times `model` (and `options.vs`).
 pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
+    set_threads(options.threads)?;
     let a = TractModel::load(model, "MODEL", Kernels::Native, &options.convert)?;
     let b = match &options.vs {
         Some(path) => Some(TractModel::load(
@@ -273,6 +304,7 @@ pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
         batch,
         runs: options.runs,
         warmup: options.warmup,
+        threads: options.threads,
         model: timing(&a, &times_a, batch),
         vs: b.as_ref().map(|b| timing(b, &times_b, batch)),
         ratio,
@@ -290,5 +322,10 @@ mod tests {
         assert_eq!(quantile(&v, 0.0), 1.0);
         assert_eq!(quantile(&v, 1.0), 5.0);
         assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn zero_threads_is_refused() {
+        assert!(set_threads(0).is_err());
     }
 }

@@ -32,8 +32,12 @@ use crate::tract::kernels;
 /// Whether ACON nodes run on the native kernels or are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernels {
-    /// ACON-domain nodes run on the kernels of [`kernels`].
+    /// ACON-domain nodes run on the kernels of [`kernels`], taking the fused
+    /// one-pass path where it applies (`run`, `bench`).
     Native,
+    /// ACON-domain nodes run on the kernels of [`kernels`] as written from
+    /// the formulas, with libm's `exp` (`verify`'s independent reference).
+    Reference,
     /// Plain tract: an ACON node is an error (a converted model must not
     /// hold one).
     Plain,
@@ -221,8 +225,10 @@ impl TractModel {
 /// tract-onnx's op register, plus the native ACON kernels when asked.
 pub fn framework(kernels: Kernels) -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
-    if kernels == Kernels::Native {
-        kernels::register(&mut onnx.op_register);
+    match kernels {
+        Kernels::Native => kernels::register(&mut onnx.op_register, kernels::Path::Fused),
+        Kernels::Reference => kernels::register(&mut onnx.op_register, kernels::Path::Reference),
+        Kernels::Plain => {}
     }
     onnx
 }
@@ -352,7 +358,7 @@ impl Walk<'_> {
         );
         if self.options.is_acon_domain(node.domain()) {
             match self.kernels {
-                Kernels::Native => {
+                Kernels::Native | Kernels::Reference => {
                     let parsed = ops::parse(node, facts)?;
                     if parsed.dtype == FloatType::BF16 {
                         bail!("{label}: tract has no bfloat16, so it cannot run this node");

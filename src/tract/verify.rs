@@ -559,7 +559,7 @@ pub fn verify(
         original_model,
         original,
         "ORIGINAL",
-        Kernels::Native,
+        Kernels::Reference,
         &options.convert,
     )?;
     let candidate = TractModel::new(
