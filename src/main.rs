@@ -272,9 +272,15 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let inlined = if inlined == 0 {
         String::new()
     } else {
-        let by_function: Vec<String> =
-            report.inlined.iter().map(|(f, n)| format!("{f} {n}")).collect();
-        format!("inlined {inlined} function calls ({}), ", by_function.join(", "))
+        let by_function: Vec<String> = report
+            .inlined
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect();
+        format!(
+            "inlined {inlined} function calls ({}), ",
+            by_function.join(", ")
+        )
     };
     println!(
         "{} -> {}{data}: {inlined}rewrote {rewritten}, added {} nodes, in {:.1} ms",

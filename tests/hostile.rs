@@ -982,8 +982,6 @@ fn a_full_disk_leaves_nothing_behind() {
 }
 
 #[test]
-#[ignore = "save replaces a FIFO or device with --force: the fix belongs in model/io.rs \
-            (refuse a destination that exists and is not a regular file)"]
 fn a_device_or_fifo_output_is_not_replaced_even_with_force() {
     // `convert -o /dev/null --force` run as root must not rename a file over
     // the device. Tried on nodes made in a temp dir, never on /dev itself.
@@ -1026,8 +1024,6 @@ fn a_device_or_fifo_output_is_not_replaced_even_with_force() {
 }
 
 #[test]
-#[ignore = "load reads /dev/zero until memory runs out: the fix belongs in model/io.rs \
-            (refuse an input that is not a regular file)"]
 fn an_endless_device_as_input_is_refused_without_reading_it_whole() {
     // /dev/zero never ends: reading it to the end would take all memory.
     assert_all_refused(&[entry(
@@ -1091,8 +1087,6 @@ fn every_fixture_converts_to_the_same_bytes_twice_and_reconverts_to_itself() {
 // ---- declarations that only running a model trusts ------------------------
 
 #[test]
-#[ignore = "verify, run and bench abort allocating random data for X's declared shape: the \
-            fix belongs in tract/inputs.rs (random_sample: checked element count, capped)"]
 fn huge_declared_input_dims_are_refused_before_random_data_is_made() {
     // A valid model: the converter and `inspect` need not allocate for X,
     // but `verify`, `run` and `bench` make random data of X's declared shape.

@@ -45,12 +45,28 @@ pub fn load_with_sources(path: &Path) -> Result<(ModelProto, ExternalSources), E
             reason: "is a directory, not an ONNX file".into(),
         });
     }
-    let data = if meta.is_file() && meta.len() > 0 {
+    if !meta.is_file() {
+        // A device or a pipe may never end (think /dev/zero): not a model.
+        return Err(Error::Load {
+            path: path.to_owned(),
+            reason: "is not a regular file".into(),
+        });
+    }
+    if meta.len() > MAX_PROTO_SIZE {
+        return Err(Error::Load {
+            path: path.to_owned(),
+            reason: format!(
+                "is {} bytes, past protobuf's limit of {MAX_PROTO_SIZE}: an ONNX file this \
+                 large must keep its weights in external data",
+                meta.len()
+            ),
+        });
+    }
+    let data = if meta.len() > 0 {
         let file = File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
         mapped::map_file(file).map_err(|e| Error::io(path, "cannot map", e))?
     } else {
-        // Pipes and other special files cannot be mapped.
-        Bytes::from(std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?)
+        Bytes::new()
     };
     let mut model = load_bytes(path, data)?;
     let sources = external::resolve(&mut model, path)?;
@@ -68,7 +84,7 @@ pub fn load_bytes(path: &Path, data: Bytes) -> Result<ModelProto, Error> {
     }
     let model = ModelProto::decode(data).map_err(|e| Error::Load {
         path: path.to_owned(),
-        reason: format!("not a valid ONNX protobuf: {e}"),
+        reason: decode_problem(&e),
     })?;
     if model.graph.is_none() {
         return Err(Error::Load {
@@ -77,6 +93,19 @@ pub fn load_bytes(path: &Path, data: Bytes) -> Result<ModelProto, Error> {
         });
     }
     Ok(model)
+}
+
+/// prost's message, shortened where it repeats the whole message path
+/// (nesting past its recursion limit names every level).
+fn decode_problem(e: &prost::DecodeError) -> String {
+    let text = e.to_string();
+    if text.contains("recursion limit reached") {
+        "not a valid ONNX protobuf: messages nest deeper than 100 levels (recursion limit \
+         reached)"
+            .into()
+    } else {
+        format!("not a valid ONNX protobuf: {text}")
+    }
 }
 
 /// Where `save` puts tensor data.
@@ -258,8 +287,18 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
             input.display()
         )));
     }
-    if !options.overwrite && path.exists() {
-        return Err(refuse("the file exists (use --force to replace it)".into()));
+    match std::fs::symlink_metadata(path) {
+        // Only a regular file is ever replaced: renaming over a device, a
+        // pipe or a directory entry the user did not mean is refused.
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(refuse(
+                "it exists and is not a regular file; choose another path".into(),
+            ));
+        }
+        Ok(_) if !options.overwrite => {
+            return Err(refuse("the file exists (use --force to replace it)".into()));
+        }
+        _ => {}
     }
     let dir = parent_dir(path);
     if !dir.is_dir() {

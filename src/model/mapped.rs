@@ -34,7 +34,9 @@ static REGIONS: Mutex<Vec<Region>> = Mutex::new(Vec::new());
 
 fn regions() -> std::sync::MutexGuard<'static, Vec<Region>> {
     // A panic elsewhere cannot leave the list half-updated: recover it.
-    REGIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGIONS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The owner of a mapping, kept alive by the `Bytes` that slice it.
@@ -125,7 +127,10 @@ mod tests {
         drop(out);
         let written = std::fs::read(&dst).unwrap();
         assert_eq!(&written[..4], b"head");
-        assert_eq!(&written[4..4 + slice.len()], &content[100..100 + KERNEL_COPY_MIN * 2]);
+        assert_eq!(
+            &written[4..4 + slice.len()],
+            &content[100..100 + KERNEL_COPY_MIN * 2]
+        );
         assert_eq!(&written[4 + slice.len()..], b"tail");
     }
 

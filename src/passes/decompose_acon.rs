@@ -127,11 +127,7 @@ struct Rewriter<'c, 'o> {
 }
 
 impl Rewriter<'_, '_> {
-    fn graph(
-        &mut self,
-        graph: &mut GraphProto,
-        outer: Option<&Facts>,
-    ) -> Result<(), Error> {
+    fn graph(&mut self, graph: &mut GraphProto, outer: Option<&Facts>) -> Result<(), Error> {
         // Facts copy their enclosing scope's: a model with many subgraphs
         // would copy them all, quadratically, for nothing.
         if !graph_has_acon(graph, self.cx.options) {
@@ -430,7 +426,11 @@ fn bn_affine(bn: &BatchNorm, epsilon: f64) -> Result<(Array, Array), Error> {
         constant(&bn.mean)?,
         constant(&bn.var)?,
     );
-    if let Some(bad) = var.data.iter().position(|&v| (v + epsilon).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)) {
+    if let Some(bad) = var
+        .data
+        .iter()
+        .position(|&v| (v + epsilon).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
+    {
         return Err(Error::Unsupported(format!(
             "input {} `{}` has variance {} at channel {bad}: var + epsilon must be positive",
             bn.var.index, bn.var.name, var.data[bad]

@@ -484,6 +484,10 @@ fn conform(
     Ok(cast)
 }
 
+/// The most elements random data is made for, per input (4 GiB of float32):
+/// a declared shape is untrusted.
+const MAX_RANDOM_ELEMENTS: usize = 1 << 30;
+
 fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> Result<Sample> {
     let mut rng = SplitMix64::new(options.seed, index as u64);
     let mut inputs = vec![];
@@ -521,7 +525,17 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
             .rev()
             .find(|r| r.input.as_deref() == Some(&decl.name))
             .or_else(|| options.ranges.iter().rev().find(|r| r.input.is_none()));
-        let count: usize = shape.iter().product();
+        let count = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .filter(|&c| c <= MAX_RANDOM_ELEMENTS)
+            .with_context(|| {
+                format!(
+                    "input `{}` has the shape {shape:?}: more than {MAX_RANDOM_ELEMENTS} \
+                     elements of random data; set its symbolic dims with --dim or give data",
+                    decl.name
+                )
+            })?;
         let t = if dt == DatumType::Bool {
             let v: Vec<bool> = (0..count).map(|_| rng.next_u64() & 1 == 1).collect();
             Tensor::from_shape(&shape, &v)?
