@@ -37,11 +37,13 @@ use prost::Message;
 use tract_linalg::multithread::{Executor, set_default_executor};
 use tract_onnx::prelude::*;
 
+use acon_onnx::model::build::{attr_int, attr_ints, tensor_value_info};
+use acon_onnx::model::facts::Dim;
 use acon_onnx::model::tensor::{Array, FloatType, float_tensor, int64_tensor};
 use acon_onnx::ops::DEFAULT_ACON_DOMAIN;
 use acon_onnx::proto::{
-    AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto,
 };
 use acon_onnx::tract::bench::Runner;
 use acon_onnx::tract::engine::{Kernels, TractModel};
@@ -426,45 +428,8 @@ fn unary(op: &str) -> ModelProto {
 }
 
 fn value_info(name: &str) -> ValueInfoProto {
-    use tensor_shape_proto::dimension::Value as D;
-    let dims = [1, C, HW, HW];
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| tensor_shape_proto::Dimension {
-                            value: Some(D::DimValue(d as i64)),
-                            denotation: None,
-                        })
-                        .collect(),
-                }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
-    }
-}
-
-fn attr_int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(value),
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..Default::default()
-    }
+    let dims = [1, C, HW, HW].map(|d| Dim::Known(d as i64));
+    tensor_value_info(name, DataType::Float as i32, &dims)
 }
 
 /// Each node as `Op(inputs)`, an input written as `X` (the graph input), `K`

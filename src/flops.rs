@@ -1011,31 +1011,7 @@ mod tests {
     }
 
     fn input(name: &str, dims: &[Dim]) -> ValueInfoProto {
-        use crate::proto::{TensorShapeProto, TypeProto, tensor_shape_proto, type_proto};
-        use tensor_shape_proto::dimension::Value as D;
-        ValueInfoProto {
-            name: Some(name.into()),
-            r#type: Some(TypeProto {
-                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                    elem_type: Some(DataType::Float as i32),
-                    shape: Some(TensorShapeProto {
-                        dim: dims
-                            .iter()
-                            .map(|d| tensor_shape_proto::Dimension {
-                                value: match d {
-                                    Dim::Known(v) => Some(D::DimValue(*v)),
-                                    Dim::Symbol(s) => Some(D::DimParam(s.clone())),
-                                    Dim::Unknown => None,
-                                },
-                                denotation: None,
-                            })
-                            .collect(),
-                    }),
-                })),
-                denotation: None,
-            }),
-            ..Default::default()
-        }
+        crate::model::build::tensor_value_info(name, DataType::Float as i32, dims)
     }
 
     /// x [N, 8, 10, 10] → dense 3×3 s2 p1 conv to 16 → BN → depthwise 3×3

@@ -12,6 +12,7 @@
 //! nothing behind; tensors go to an external data file when asked or when
 //! the model would pass protobuf's 2 GiB limit.
 
+pub mod build;
 pub mod check;
 pub mod external;
 pub mod facts;

@@ -5,9 +5,10 @@
 //! replace (`act3.sigmoid`, `act3.p`), made unique against the whole model.
 
 use crate::error::Error;
+use crate::model::build::{attr_int, attr_ints};
 use crate::model::names::NameTable;
 use crate::model::tensor::{Array, FloatType, float_tensor, int64_tensor};
-use crate::proto::{AttributeProto, AttributeType, NodeProto, TensorProto};
+use crate::proto::{AttributeProto, NodeProto, TensorProto};
 
 /// A value of the decomposition.
 #[derive(Debug, Clone)]
@@ -208,23 +209,5 @@ impl<'a> Emitter<'a> {
             inputs.push(self.tensor(b, &format!("{suffix}.bias")));
         }
         self.node("Conv", inputs, suffix, vec![])
-    }
-}
-
-pub fn attr_int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.to_owned()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(value),
-        ..Default::default()
-    }
-}
-
-pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.to_owned()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..Default::default()
     }
 }

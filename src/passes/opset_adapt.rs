@@ -9,10 +9,10 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::Error;
+use crate::model::build::attr_ints;
 use crate::model::check::node_label;
 use crate::model::names::NameTable;
 use crate::model::tensor::int64_tensor;
-use crate::passes::emit::attr_ints;
 use crate::passes::is_default_domain;
 use crate::proto::{AttributeProto, AttributeType, DataType, NodeProto, TensorProto};
 

@@ -55,11 +55,12 @@ pub mod table;
 use std::fmt;
 
 use crate::error::Error;
+use crate::model::build::{attr_float, attr_int, attr_ints, tensor_value_info};
+use crate::model::facts::Dim;
 use crate::model::tensor::{Array, FloatType, float_tensor, int64_tensor};
 use crate::passes::ConvertOptions;
 use crate::proto::{
-    AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto,
 };
 
 pub use init::Rng;
@@ -645,8 +646,8 @@ impl Builder {
     fn finish(mut self, features: Value, options: &ZooOptions) -> ModelProto {
         let output = self.classifier(&features);
         let batch = match &options.batch {
-            BatchDim::Fixed(n) => DimSpec::Value(*n),
-            BatchDim::Symbol(s) => DimSpec::Param(s.clone()),
+            BatchDim::Fixed(n) => Dim::Known(*n),
+            BatchDim::Symbol(s) => Dim::Symbol(s.clone()),
         };
         let r = options.resolution as i64;
         let uses_acon = self.nodes.iter().any(|n| n.domain.is_some());
@@ -664,28 +665,20 @@ impl Builder {
             name: Some(format!("{}_{}", options.arch, options.activation.name())),
             node: self.nodes,
             initializer: self.initializers,
-            input: vec![value_info(
+            input: vec![float_value_info(
                 "input",
-                &[
-                    batch.clone(),
-                    DimSpec::Value(3),
-                    DimSpec::Value(r),
-                    DimSpec::Value(r),
-                ],
+                &[batch.clone(), Dim::Known(3), Dim::Known(r), Dim::Known(r)],
             )],
-            output: vec![value_info(
+            output: vec![float_value_info(
                 &output,
-                &[batch.clone(), DimSpec::Value(CLASSES as i64)],
+                &[batch.clone(), Dim::Known(CLASSES as i64)],
             )],
             value_info: self
                 .value_info
                 .iter()
                 .map(|(name, c, size)| {
-                    let s = DimSpec::Value(*size as i64);
-                    value_info(
-                        name,
-                        &[batch.clone(), DimSpec::Value(*c as i64), s.clone(), s],
-                    )
+                    let s = Dim::Known(*size as i64);
+                    float_value_info(name, &[batch.clone(), Dim::Known(*c as i64), s.clone(), s])
                 })
                 .collect(),
             ..Default::default()
@@ -710,38 +703,6 @@ impl Builder {
     }
 }
 
-#[derive(Debug, Clone)]
-enum DimSpec {
-    Value(i64),
-    Param(String),
-}
-
-fn value_info(name: &str, dims: &[DimSpec]) -> ValueInfoProto {
-    use tensor_shape_proto::dimension::Value as D;
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|d| tensor_shape_proto::Dimension {
-                            value: Some(match d {
-                                DimSpec::Value(v) => D::DimValue(*v),
-                                DimSpec::Param(p) => D::DimParam(p.clone()),
-                            }),
-                            denotation: None,
-                        })
-                        .collect(),
-                }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
-    }
-}
-
 /// ACON-C's p1 and p2, near the ReLU-like point (p1 = 1, p2 = 0). The
 /// official code draws both from N(0, 1), a starting point for training;
 /// in a random network that gives every activation a gain of up to 3 or 4
@@ -751,31 +712,9 @@ fn acon_p(rng: &mut Rng, c: usize) -> [Vec<f64>; 2] {
     [rng.normal_vec(c, 1.0, 0.25), rng.normal_vec(c, 0.0, 0.25)]
 }
 
-fn attr_int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(value),
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn attr_float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Float as i32),
-        f: Some(value),
-        ..Default::default()
-    }
+/// A float tensor value info.
+fn float_value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+    tensor_value_info(name, DataType::Float as i32, dims)
 }
 
 #[cfg(test)]

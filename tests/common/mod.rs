@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use acon_onnx::model::facts::Dim;
 use acon_onnx::model::tensor::{Array, FloatType, float_tensor, read_floats};
 use acon_onnx::proto::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto,
 };
 use prost::Message;
 
@@ -175,25 +175,8 @@ pub fn acon_node(name: &str, op_type: &str, inputs: &[&str], outputs: &[&str]) -
 }
 
 pub fn value_info(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(elem_type),
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| tensor_shape_proto::Dimension {
-                            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
-                            denotation: None,
-                        })
-                        .collect(),
-                }),
-            })),
-            denotation: None,
-        }),
-        ..Default::default()
-    }
+    let dims: Vec<Dim> = dims.iter().map(|&d| Dim::Known(d)).collect();
+    acon_onnx::model::build::tensor_value_info(name, elem_type, &dims)
 }
 
 pub fn f32_init(name: &str, dims: &[usize], data: Vec<f64>) -> TensorProto {
