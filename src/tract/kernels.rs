@@ -598,24 +598,93 @@ impl MetaAconKernel {
         let (n, c) = (x_shape[0], x_shape[1]);
         let spatial: usize = x_shape[2..].iter().product();
         let sigmoid = Func::Sigmoid.ew_f32()?;
-        let mut y: Vec<f32> = Vec::with_capacity(x.len());
-        for (slice, xs) in x.chunks_exact(spatial.max(1)).enumerate().take(n * c) {
+        // Written straight into tract's aligned storage: building a Vec and
+        // converting it would copy the whole output once more.
+        let mut y = Tensor::zero::<f32>(x_shape)?;
+        let mut view = y.try_as_plain_ram_mut()?;
+        let out = view.as_slice_mut::<f32>()?;
+        let sweeps = Sweeps::detect();
+        let len = spatial.max(1);
+        for (slice, (ys, xs)) in out
+            .chunks_exact_mut(len)
+            .zip(x.chunks_exact(len))
+            .enumerate()
+            .take(n * c)
+        {
             let ch = slice % c;
             let scale = p1[ch] - p2[ch];
             let a = (beta[slice] * scale as f64) as f32;
-            let start = y.len();
-            y.extend(xs.iter().map(|&x| a * x));
-            let ys = &mut y[start..];
+            sweeps.scale(ys, xs, a);
             sigmoid.run(ys)?;
-            let offset = p2[ch];
-            for (y, &x) in ys.iter_mut().zip(xs) {
-                *y = x * (scale * *y + offset);
-            }
+            sweeps.gate(ys, xs, scale, p2[ch]);
         }
-        Ok(Some(
-            ArrayD::from_shape_vec(IxDyn(x_shape), y)?.into_tensor(),
-        ))
+        Ok(Some(y))
     }
+}
+
+/// The two element sweeps of the fused path, compiled twice: for the
+/// baseline x86-64 (SSE2, 4 lanes) and, chosen at run time, for AVX2 (8
+/// lanes), the width tract's own kernels use. Same arithmetic either way (no
+/// FMA contraction), so the result does not depend on the CPU.
+#[derive(Clone, Copy)]
+struct Sweeps {
+    #[cfg(target_arch = "x86_64")]
+    avx2: bool,
+}
+
+impl Sweeps {
+    fn detect() -> Sweeps {
+        Sweeps {
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::arch::is_x86_feature_detected!("avx2"),
+        }
+    }
+
+    /// `y = a·x`, element by element.
+    fn scale(self, ys: &mut [f32], xs: &[f32], a: f32) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the CPU has AVX2, detected above.
+            return unsafe { scale_avx2(ys, xs, a) };
+        }
+        scale(ys, xs, a)
+    }
+
+    /// `y = x·(p·y + q)`, element by element.
+    fn gate(self, ys: &mut [f32], xs: &[f32], p: f32, q: f32) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the CPU has AVX2, detected above.
+            return unsafe { gate_avx2(ys, xs, p, q) };
+        }
+        gate(ys, xs, p, q)
+    }
+}
+
+#[inline(always)]
+fn scale(ys: &mut [f32], xs: &[f32], a: f32) {
+    for (y, &x) in ys.iter_mut().zip(xs) {
+        *y = a * x;
+    }
+}
+
+#[inline(always)]
+fn gate(ys: &mut [f32], xs: &[f32], p: f32, q: f32) {
+    for (y, &x) in ys.iter_mut().zip(xs) {
+        *y = x * (p * *y + q);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scale_avx2(ys: &mut [f32], xs: &[f32], a: f32) {
+    scale(ys, xs, a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn gate_avx2(ys: &mut [f32], xs: &[f32], p: f32, q: f32) {
+    gate(ys, xs, p, q)
 }
 
 /// A parameter's value per channel of `X = [N, C, …]` when it varies along
