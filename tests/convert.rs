@@ -6,23 +6,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use acon_onnx::compare::{Tolerance, compare};
 use acon_onnx::model::tensor::FloatType;
 use acon_onnx::proto::{AttributeProto, AttributeType, GraphProto, ModelProto};
 use common::*;
-
-fn convert_to(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    acon(&args)
-}
 
 /// Fixtures in custom-op form in the default `acon` domain, embedded data.
 fn custom_op_fixtures() -> Vec<Fixture> {

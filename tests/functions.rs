@@ -15,7 +15,7 @@ use acon_onnx::proto::{
     OperatorSetIdProto, TensorProto,
 };
 use acon_onnx::{ConvertOptions, Pipeline};
-use common::{acon, all_nodes, assert_exit, load, node, stderr, write_model};
+use common::{acon, all_nodes, assert_exit, load, node, stderr, write_and_convert, write_model};
 use reference::{
     Rng, assert_close, assert_only_default_domain, assert_scoping, bool_tensor, graph_attr,
     tensor_info, typed_info,
@@ -143,15 +143,7 @@ impl Model {
 
 /// Writes `m`, converts it with the real binary; returns the output's path.
 fn convert(dir: &Path, m: &ModelProto) -> PathBuf {
-    let (input, output) = (dir.join("in.onnx"), dir.join("out.onnx"));
-    write_model(&input, m);
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
+    let output = write_and_convert(dir, m);
     assert_only_default_domain(&output);
     assert_scoping(load(&output).graph.as_ref().unwrap());
     output

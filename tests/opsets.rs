@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use acon_onnx::model::tensor::{FloatType, float_tensor};
 use acon_onnx::proto::{GraphProto, ModelProto, NodeProto};
-use common::{STANDARD_EMITTED, acon, all_nodes, assert_exit, load, model, stderr, write_model};
+use common::{
+    STANDARD_EMITTED, acon, all_nodes, assert_exit, load, model, stderr, write_and_convert,
+    write_model,
+};
 use reference::{Chain, EVERY_STAGE, Stage, assert_close, tensor_info};
 
 const X_DIMS: [usize; 4] = [2, 4, 5, 3];
@@ -42,17 +45,7 @@ fn chain_model(chain: &Chain, opset: i64, dims: &[&str]) -> ModelProto {
 
 /// Writes `m`, converts it with the real binary, returns the output's path.
 fn convert(dir: &Path, m: &ModelProto) -> PathBuf {
-    let (input, output) = (dir.join("in.onnx"), dir.join("out.onnx"));
-    write_model(&input, m);
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--force",
-    ]);
-    assert_exit(&o, 0);
-    output
+    write_and_convert(dir, m)
 }
 
 fn ints(node: &NodeProto, attr: &str) -> Option<Vec<i64>> {

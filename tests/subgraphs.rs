@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use acon_onnx::model::tensor::{FloatType, float_tensor, int64_tensor};
 use acon_onnx::proto::{DataType, GraphProto, ModelProto, NodeProto, TensorProto};
-use common::{acon, assert_exit, load, node, write_model};
+use common::{load, node, write_and_convert};
 use reference::{
     Chain, EVERY_STAGE, Stage, assert_close, assert_only_default_domain, assert_scoping,
     bool_tensor, evaluate_model, graph_attr, tensor_info, typed_info,
@@ -56,15 +56,7 @@ fn branch(chain: &Chain, name: &str, out: &str, local: bool) -> (GraphProto, Vec
 }
 
 fn convert(dir: &Path, m: &ModelProto) -> PathBuf {
-    let (input, output) = (dir.join("in.onnx"), dir.join("out.onnx"));
-    write_model(&input, m);
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
+    let output = write_and_convert(dir, m);
     assert_only_default_domain(&output);
     assert_scoping(load(&output).graph.as_ref().unwrap());
     output

@@ -29,6 +29,18 @@ pub fn acon(args: &[&str]) -> Output {
         .expect("run acon-onnx")
 }
 
+/// `acon-onnx convert INPUT -o OUTPUT EXTRA…`.
+pub fn convert_to(input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    acon(&args)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -136,6 +148,15 @@ pub fn load(path: &Path) -> ModelProto {
 
 pub fn write_model(path: &Path, model: &ModelProto) {
     std::fs::write(path, model.encode_to_vec()).expect("write model");
+}
+
+/// Writes `m` to `dir/in.onnx` and converts it to `dir/out.onnx` (replacing
+/// an earlier one), asserting success; returns the output's path.
+pub fn write_and_convert(dir: &Path, m: &ModelProto) -> PathBuf {
+    let (input, output) = (dir.join("in.onnx"), dir.join("out.onnx"));
+    write_model(&input, m);
+    assert_exit(&convert_to(&input, &output, &["--force"]), 0);
+    output
 }
 
 /// Every node of every graph, subgraphs included.
