@@ -183,12 +183,7 @@ fn extdata_converts_to_external_data_and_runs_like_pytorch() {
     let before = snapshot(&f.dir());
     let dir = tempdir();
     let out = dir.path().join("small.onnx");
-    let o = acon(&[
-        "convert",
-        f.model_path().to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = convert_to(&f.model_path(), &out, &[]);
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("small.onnx.data"), "{}", stdout(&o));
     assert_eq!(snapshot(&f.dir()), before, "the input files are unchanged");
@@ -221,13 +216,7 @@ fn extdata_converts_to_external_data_and_runs_like_pytorch() {
 
     // Same model as an embedded conversion.
     let embedded = dir.path().join("embedded.onnx");
-    let o = acon(&[
-        "convert",
-        f.model_path().to_str().unwrap(),
-        "-o",
-        embedded.to_str().unwrap(),
-        "--no-external-data",
-    ]);
+    let o = convert_to(&f.model_path(), &embedded, &["--no-external-data"]);
     assert_exit(&o, 0);
     assert!(!dir.path().join("embedded.onnx.data").exists());
     assert!(
@@ -242,12 +231,7 @@ fn extdata_converts_to_external_data_and_runs_like_pytorch() {
 
     // Converting the output again keeps its form and its weights.
     let again = dir.path().join("again.onnx");
-    let o = acon(&[
-        "convert",
-        out.to_str().unwrap(),
-        "-o",
-        again.to_str().unwrap(),
-    ]);
+    let o = convert_to(&out, &again, &[]);
     assert_exit(&o, 0);
     check_layout(&raw_model(&again), dir.path(), "again.onnx.data");
     assert_eq!(weights(&again), output);
@@ -262,27 +246,13 @@ fn external_data_flag_and_size_threshold() {
 
     // Embedded input, no flag: embedded output.
     let plain = path("plain.onnx");
-    assert_exit(
-        &acon(&[
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            plain.to_str().unwrap(),
-        ]),
-        0,
-    );
+    assert_exit(&convert_to(&input, &plain, &[]), 0);
     assert!(!path("plain.onnx.data").exists());
     let all = weights(&plain);
 
     // `--external-data` alone: `<OUTPUT file name>.data`, 1024-byte threshold.
     let dflt = path("dflt.onnx");
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        dflt.to_str().unwrap(),
-        "--external-data",
-    ]);
+    let o = convert_to(&input, &dflt, &["--external-data"]);
     assert_exit(&o, 0);
     let names = check_layout(&raw_model(&dflt), dir.path(), "dflt.onnx.data");
     let at_least = |n: usize| -> Vec<String> {
@@ -301,15 +271,11 @@ fn external_data_flag_and_size_threshold() {
 
     // A named file and a lower threshold: more tensors go external.
     let named = path("named.onnx");
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        named.to_str().unwrap(),
-        "--external-data=weights.bin",
-        "--size-threshold",
-        "100",
-    ]);
+    let o = convert_to(
+        &input,
+        &named,
+        &["--external-data=weights.bin", "--size-threshold", "100"],
+    );
     assert_exit(&o, 0);
     let names = check_layout(&raw_model(&named), dir.path(), "weights.bin");
     assert_eq!(names, at_least(100));
@@ -319,15 +285,11 @@ fn external_data_flag_and_size_threshold() {
 
     // A threshold nothing reaches: embedded, no data file, a warning.
     let none = path("none.onnx");
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        none.to_str().unwrap(),
-        "--external-data=none.bin",
-        "--size-threshold",
-        "100000000",
-    ]);
+    let o = convert_to(
+        &input,
+        &none,
+        &["--external-data=none.bin", "--size-threshold", "100000000"],
+    );
     assert_exit(&o, 0);
     assert!(
         stderr(&o).contains("no external data file"),
@@ -341,13 +303,7 @@ fn external_data_flag_and_size_threshold() {
     for bad in ["../escape.bin", "/tmp/escape.bin", ""] {
         let out = path("bad.onnx");
         let arg = format!("--external-data={bad}");
-        let o = acon(&[
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            &arg,
-        ]);
+        let o = convert_to(&input, &out, &[&arg]);
         if bad.is_empty() {
             // `--external-data=` is the default name.
             assert_exit(&o, 0);
@@ -363,22 +319,10 @@ fn external_data_flag_and_size_threshold() {
     assert!(!dir.path().parent().unwrap().join("escape.bin").exists());
 
     // The data file may not replace the model or an existing file.
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        path("x.onnx").to_str().unwrap(),
-        "--external-data=x.onnx",
-    ]);
+    let o = convert_to(&input, &path("x.onnx"), &["--external-data=x.onnx"]);
     assert_exit(&o, 2);
     assert!(!path("x.onnx").exists());
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        path("y.onnx").to_str().unwrap(),
-        "--external-data=weights.bin",
-    ]);
+    let o = convert_to(&input, &path("y.onnx"), &["--external-data=weights.bin"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
     assert!(!path("y.onnx").exists());
@@ -392,27 +336,12 @@ fn a_model_past_the_protobuf_limit_goes_external_automatically() {
     let dir = tempdir();
     let path = |name: &str| dir.path().join(name);
     let plain = path("plain.onnx");
-    assert_exit(
-        &acon(&[
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            plain.to_str().unwrap(),
-        ]),
-        0,
-    );
+    assert_exit(&convert_to(&input, &plain, &[]), 0);
     let embedded_len = std::fs::metadata(&plain).unwrap().len();
     let limit = (embedded_len - 1).to_string();
 
     let auto = path("auto.onnx");
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        auto.to_str().unwrap(),
-        "--max-proto-size",
-        &limit,
-    ]);
+    let o = convert_to(&input, &auto, &["--max-proto-size", &limit]);
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("size limit"), "{}", stdout(&o));
     let model_len = std::fs::metadata(&auto).unwrap().len();
@@ -424,14 +353,11 @@ fn a_model_past_the_protobuf_limit_goes_external_automatically() {
 
     // At exactly the embedded size, it stays embedded.
     let fits = path("fits.onnx");
-    let o = acon(&[
-        "convert",
-        input.to_str().unwrap(),
-        "-o",
-        fits.to_str().unwrap(),
-        "--max-proto-size",
-        &embedded_len.to_string(),
-    ]);
+    let o = convert_to(
+        &input,
+        &fits,
+        &["--max-proto-size", &embedded_len.to_string()],
+    );
     assert_exit(&o, 0);
     assert!(!path("fits.onnx.data").exists());
 
@@ -448,16 +374,9 @@ fn a_model_past_the_protobuf_limit_goes_external_automatically() {
         } else {
             "100".into()
         };
-        let mut args = vec![
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--max-proto-size",
-            &tiny,
-        ];
-        args.extend(extra);
-        let o = acon(&args);
+        let mut flags = vec!["--max-proto-size", tiny.as_str()];
+        flags.extend(extra);
+        let o = convert_to(&input, &out, &flags);
         assert_exit(&o, 2);
         assert!(stderr(&o).contains(message), "{}", stderr(&o));
         assert_eq!(snapshot(dir.path()), before);
@@ -507,14 +426,7 @@ fn the_output_never_replaces_the_input_data() {
         ("model.onnx", &["--force"][..]),
     ] {
         let out = dir.path().join(out);
-        let mut args = vec![
-            "convert",
-            model.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ];
-        args.extend(flags);
-        let o = acon(&args);
+        let o = convert_to(&model, &out, flags);
         assert_exit(&o, 2);
         assert!(
             stderr(&o).contains("would replace the input"),
@@ -715,12 +627,7 @@ fn hostile_external_data_is_refused_cleanly() {
 
         // The binary: exit 2, the tensor and path named, nothing written.
         let out = dir.join("out.onnx");
-        let o = acon(&[
-            "convert",
-            model_path.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let o = convert_to(&model_path, &out, &[]);
         assert_exit(&o, 2);
         let err = stderr(&o);
         let named = if location.is_empty() {
