@@ -1031,7 +1031,13 @@ impl Report<'_> {
                 let _ = writeln!(
                     s,
                     "Output of `benches/convert.sh` in this run (targets: convert time ≤ 1.5× \
-                     the copy, peak RSS ≤ 1.2× the model size):\n\n```text\n{}\n```\n",
+                     the copy, peak RSS ≤ 1.2× the model size):\n\n```text\n{}\n```\n\n\
+                     Weights are copied from the input file, never through its memory map: by \
+                     a kernel copy (`copy_file_range`) when a tensor's output offset agrees with \
+                     its input offset modulo 64 KiB, as in the round trip, and by `pread` \
+                     through a 1 MiB buffer written in full, aligned blocks otherwise, as after \
+                     a rewrite, which moves every later tensor (`src/model/sink.rs`). The \
+                     output's space is reserved up front (`fallocate`).\n",
                     text.trim_end()
                 );
             }

@@ -33,12 +33,14 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 
 use crate::error::Error;
+use crate::model::mapped;
+use crate::model::sink::{Destination, StreamingSink};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::proto::{
     AttributeProto, GraphProto, ModelProto, StringStringEntryProto, TensorProto,
@@ -441,12 +443,8 @@ impl Resolver {
         let data = if meta.len() == 0 {
             Bytes::new()
         } else {
-            // SAFETY: the map is read-only and we never write through it. Its
-            // contents could only change under us if another process wrote
-            // to or truncated the input file during the conversion; that is
-            // outside our contract (see the module documentation).
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| fail("cannot map it", e))?;
-            Bytes::from_owner(map)
+            // Registered, so that saving copies its slices from the file.
+            mapped::map_file(file).map_err(|e| fail("cannot map it", e))?
         };
         Ok(Mapped { data, canonical })
     }
@@ -562,21 +560,24 @@ pub fn externalize(model: &mut ModelProto, location: &str, threshold: u64) -> La
     layout
 }
 
-/// Writes the data file `layout` describes, zero-filling the gaps.
-pub fn write_data(layout: &Layout, out: &mut impl Write) -> io::Result<()> {
+/// Writes the data file `layout` describes, zero-filling the gaps, through a
+/// [`StreamingSink`]: tensors that are slices of a mapped input are copied
+/// from their file, never faulted in through the mapping.
+pub fn write_data<W: Destination>(layout: &Layout, out: &mut W) -> io::Result<()> {
     const ZEROS: [u8; 4096] = [0; 4096];
+    let mut sink = StreamingSink::new(out);
     let mut end = 0u64;
     for (offset, data) in &layout.tensors {
         let mut gap = offset - end;
         while gap > 0 {
             let n = gap.min(ZEROS.len() as u64) as usize;
-            out.write_all(&ZEROS[..n])?;
+            sink.put_slice(&ZEROS[..n]);
             gap -= n as u64;
         }
-        out.write_all(data)?;
+        sink.put_slice(data);
         end = offset + data.len() as u64;
     }
-    out.flush()
+    sink.finish().map(|_| ())
 }
 
 // ---- walking every tensor -----------------------------------------------------

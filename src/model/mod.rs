@@ -19,6 +19,7 @@ pub mod facts;
 pub mod io;
 pub mod mapped;
 pub mod names;
+pub mod sink;
 pub mod tensor;
 
 pub use external::ExternalSources;
