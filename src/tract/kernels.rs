@@ -482,8 +482,12 @@ impl MetaAconKernel {
             );
             as_f64(t)
         };
-        let w1 = as_f64(w1_t)?;
-        let w2 = as_f64(&inputs[slots.w2])?;
+        // The weights are read where they lie, widened one by one: casting
+        // them to f64 tensors would allocate and copy C·R values per call.
+        let w1_view = w1_t.try_as_plain_ram()?;
+        let w1 = w1_view.as_slice::<T>()?;
+        let w2_view = inputs[slots.w2].try_as_plain_ram()?;
+        let w2 = w2_view.as_slice::<T>()?;
         let b1 = slots.b1.map(|s| vector(s, r, "B1")).transpose()?;
         let b2 = slots.b2.map(|s| vector(s, c, "B2")).transpose()?;
         let bn =
@@ -518,7 +522,7 @@ impl MetaAconKernel {
             }
             // h = W1·m + B1, then BN1
             for (i, h) in h.iter_mut().enumerate() {
-                let mut z: f64 = (0..c).map(|ch| w1[i * c + ch] * m[ch]).sum();
+                let mut z = dot_f64(&w1[i * c..(i + 1) * c], &m);
                 if let Some(b1) = &b1 {
                     z += b1[i];
                 }
@@ -529,7 +533,7 @@ impl MetaAconKernel {
             }
             // g = W2·h + B2, then BN2; beta = σ(g)
             for ch in 0..c {
-                let mut g: f64 = (0..r).map(|i| w2[ch * r + i] * h[i]).sum();
+                let mut g = dot_f64(&w2[ch * r..(ch + 1) * r], &h);
                 if let Some(b2) = &b2 {
                     g += b2[ch];
                 }
@@ -577,8 +581,8 @@ impl MetaAconKernel {
     /// y = a·x;  y = σ(y);  y = x·(P·y + p2)
     /// ```
     ///
-    /// three sweeps over a slice that stays in cache, so one pass over memory,
-    /// with tract's vectorised sigmoid. `None` when it does not apply (not
+    /// three sweeps over a block of whole slices that stays in L1, so one pass
+    /// over memory, with tract's vectorised sigmoid. `None` when it does not apply (not
     /// asked for, or p1/p2 not per-channel or scalar).
     fn fused_f32(&self, inputs: &[TValue]) -> TractResult<Option<Tensor>> {
         if !self.fused {
@@ -595,32 +599,59 @@ impl MetaAconKernel {
             return Ok(None);
         };
         let beta = self.beta(inputs, x)?;
-        let (n, c) = (x_shape[0], x_shape[1]);
+        let c = x_shape[1];
         let spatial: usize = x_shape[2..].iter().product();
         let sigmoid = Func::Sigmoid.ew_f32()?;
         // Written straight into tract's aligned storage: building a Vec and
-        // converting it would copy the whole output once more.
-        let mut y = Tensor::zero::<f32>(x_shape)?;
+        // converting it would copy the whole output once more, and zeroing
+        // it first would be one more pass over memory.
+        // SAFETY: the loop below covers every element (n·c slices of
+        // `spatial`; none when X is empty), and in each block `scale` writes
+        // every element before `sigmoid` and `gate` read any.
+        let mut y = unsafe { Tensor::uninitialized::<f32>(x_shape)? };
         let mut view = y.try_as_plain_ram_mut()?;
         let out = view.as_slice_mut::<f32>()?;
         let sweeps = Sweeps::detect();
         let len = spatial.max(1);
-        for (slice, (ys, xs)) in out
-            .chunks_exact_mut(len)
-            .zip(x.chunks_exact(len))
+        // Slices are taken a block at a time, so that a small `spatial`
+        // (7×7 late in a network) does not pay the sigmoid's call per slice.
+        let per_block = (FUSED_BLOCK / len).max(1);
+        for (block, (ys, xs)) in out
+            .chunks_mut(len * per_block)
+            .zip(x.chunks(len * per_block))
             .enumerate()
-            .take(n * c)
         {
-            let ch = slice % c;
-            let scale = p1[ch] - p2[ch];
-            let a = (beta[slice] * scale as f64) as f32;
-            sweeps.scale(ys, xs, a);
+            let first = block * per_block;
+            let params = |k: usize| {
+                let ch = (first + k) % c;
+                let scale = p1[ch] - p2[ch];
+                let a = (beta[first + k] * scale as f64) as f32;
+                (a, scale, p2[ch])
+            };
+            for (k, (ys, xs)) in ys
+                .chunks_exact_mut(len)
+                .zip(xs.chunks_exact(len))
+                .enumerate()
+            {
+                sweeps.scale(ys, xs, params(k).0);
+            }
             sigmoid.run(ys)?;
-            sweeps.gate(ys, xs, scale, p2[ch]);
+            for (k, (ys, xs)) in ys
+                .chunks_exact_mut(len)
+                .zip(xs.chunks_exact(len))
+                .enumerate()
+            {
+                let (_, scale, p2) = params(k);
+                sweeps.gate(ys, xs, scale, p2);
+            }
         }
         Ok(Some(y))
     }
 }
+
+/// Elements per block of the fused path: 16 KiB of `f32`, which stays in L1
+/// between its three sweeps.
+const FUSED_BLOCK: usize = 4096;
 
 /// The two element sweeps of the fused path, compiled twice: for the
 /// baseline x86-64 (SSE2, 4 lanes) and, chosen at run time, for AVX2 (8
@@ -702,6 +733,25 @@ fn channel_values(shape: &[usize], data: &[f32], x_shape: &[usize]) -> Option<Ve
         len if len == c => Some(data.to_vec()),
         _ => None,
     }
+}
+
+/// `Σ w[i]·v[i]` in f64, with four running sums so that the adds do not wait
+/// on one another.
+fn dot_f64<T: Elem>(w: &[T], v: &[f64]) -> f64 {
+    let mut lanes = [0f64; 4];
+    let (w_chunks, v_chunks) = (w.chunks_exact(4), v.chunks_exact(4));
+    let rest: f64 = w_chunks
+        .remainder()
+        .iter()
+        .zip(v_chunks.remainder())
+        .map(|(w, v)| w.to_f64() * v)
+        .sum();
+    for (ws, vs) in w_chunks.zip(v_chunks) {
+        for ((lane, w), v) in lanes.iter_mut().zip(ws).zip(vs) {
+            *lane += w.to_f64() * v;
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
 
 /// The mean of `xs` in f64. Eight running sums instead of one: the adds no
@@ -1114,8 +1164,21 @@ mod tests {
 
     #[test]
     fn the_fused_path_agrees_with_the_reference() -> TractResult<()> {
-        // X [2, 3, 4, 5], R = 2, p1 per channel, p2 a scalar; no BN.
-        let (n, c, r, s) = (2usize, 3usize, 2usize, 20usize);
+        // R = 2, p1 per channel, p2 a scalar; no BN. The spatial sizes give
+        // one block for all slices, blocks of two slices with a last one of
+        // one, and slices longer than a block.
+        for (n, h, w) in [
+            (2usize, 4usize, 5usize),
+            (1, 40, 40),
+            (2, 1, FUSED_BLOCK + 3),
+        ] {
+            fused_and_reference_agree(n, h, w)?;
+        }
+        Ok(())
+    }
+
+    fn fused_and_reference_agree(n: usize, h: usize, w: usize) -> TractResult<()> {
+        let (c, r, s) = (3usize, 2usize, h * w);
         let x: Vec<f32> = (0..n * c * s)
             .map(|i| ((i * 37 % 23) as f32 - 11.0) / 3.0)
             .collect();
@@ -1124,7 +1187,7 @@ mod tests {
         let w2: Vec<f32> = (0..c * r).map(|i| 0.2 * i as f32 - 0.4).collect();
         let inputs = || -> TractResult<TVec<TValue>> {
             Ok(tvec![
-                Tensor::from_shape(&[n, c, 4, 5], &x)?.into_tvalue(),
+                Tensor::from_shape(&[n, c, h, w], &x)?.into_tvalue(),
                 Tensor::from_shape(&[1, c, 1, 1], &p1)?.into_tvalue(),
                 Tensor::from_shape(&[1], &[0.25f32])?.into_tvalue(),
                 Tensor::from_shape(&[r, c, 1, 1], &w1)?.into_tvalue(),
@@ -1149,8 +1212,12 @@ mod tests {
             reference[0].to_plain_array_view::<f32>()?,
             fused[0].to_plain_array_view::<f32>()?,
         );
+        assert_eq!(a.shape(), b.shape());
         for (i, (a, b)) in a.iter().zip(b.iter()).enumerate() {
-            assert!((a - b).abs() <= 1e-5 + 1e-4 * a.abs(), "{i}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-5 + 1e-4 * a.abs(),
+                "X [{n}, {c}, {h}, {w}], element {i}: {a} vs {b}"
+            );
         }
         Ok(())
     }
