@@ -39,49 +39,52 @@ pub fn op_key(kind: AconKind) -> &'static str {
     }
 }
 
-/// How MetaAconC computes its full-size pass.
+/// How the kernels compute their full-size pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
     /// Straight from the formula, element by element, with libm's `exp`:
     /// the independent reference `verify` compares against.
     Reference,
-    /// For `float` with per-channel parameters, one pass per channel in the
-    /// arrangement `x·(P·σ((β·P)·x) + p2)`, with tract's vectorised sigmoid
-    /// (`run`, `bench`); anything else takes the reference path.
+    /// For `float` with per-channel (or scalar) parameters, one pass over X
+    /// in the arrangement `x·(P·σ((β·P)·x) + p2)`, with tract's vectorised
+    /// sigmoid (`run`, `bench`); anything else takes the reference path.
     Fused,
 }
 
 /// Adds the four kernels to `register`, under their keys only.
 pub fn register(register: &mut OnnxOpRegister, path: Path) {
-    register.insert(op_key(AconKind::A), build_acon_a);
-    register.insert(op_key(AconKind::B), build_acon_b);
-    register.insert(op_key(AconKind::C), build_acon_c);
-    let meta = match path {
-        Path::Reference => build_meta_acon_c::<false>,
-        Path::Fused => build_meta_acon_c::<true>,
-    };
-    register.insert(op_key(AconKind::MetaC), meta);
+    match path {
+        Path::Reference => register_all::<false>(register),
+        Path::Fused => register_all::<true>(register),
+    }
+}
+
+fn register_all<const FUSED: bool>(register: &mut OnnxOpRegister) {
+    register.insert(op_key(AconKind::A), build_acon_a::<FUSED>);
+    register.insert(op_key(AconKind::B), build_acon_b::<FUSED>);
+    register.insert(op_key(AconKind::C), build_acon_c::<FUSED>);
+    register.insert(op_key(AconKind::MetaC), build_meta_acon_c::<FUSED>);
 }
 
 type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
-fn build_acon_a(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::A, node)
+fn build_acon_a<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::A, node, FUSED)
 }
 
-fn build_acon_b(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::B, node)
+fn build_acon_b<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::B, node, FUSED)
 }
 
-fn build_acon_c(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::C, node)
+fn build_acon_c<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::C, node, FUSED)
 }
 
 fn given(node: &NodeProto, index: usize) -> bool {
     node.input.get(index).is_some_and(|n| !n.is_empty())
 }
 
-fn build_eltwise(form: Form, node: &NodeProto) -> Built {
+fn build_eltwise(form: Form, node: &NodeProto, fused: bool) -> Built {
     let params = form.params();
     ensure!(
         node.input.len() <= params + 2,
@@ -106,7 +109,12 @@ fn build_eltwise(form: Form, node: &NodeProto) -> Built {
         form.name()
     );
     let has_beta = given(node, params + 1);
-    Ok((expand(AconExpansion(AconKernel { form, has_beta })), vec![]))
+    let kernel = AconKernel {
+        form,
+        has_beta,
+        fused,
+    };
+    Ok((expand(AconExpansion(kernel)), vec![]))
 }
 
 fn build_meta_acon_c<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
@@ -190,6 +198,8 @@ impl Form {
 pub struct AconKernel {
     pub form: Form,
     pub has_beta: bool,
+    /// Whether the fused path may be taken (`Path::Fused`).
+    pub fused: bool,
 }
 
 impl AconKernel {
@@ -265,6 +275,57 @@ fn sigmoid<C: Real>(z: C) -> C {
     C::ONE / (C::ONE + (-z).exp())
 }
 
+impl AconKernel {
+    /// The fused path: the form's parameters per channel, as the arrangement
+    /// `x·(P·σ(a·x) + p2)` takes them (see [`fused_sweeps`]):
+    ///
+    /// ```text
+    /// AconA: a = β,         P = 1,       p2 = 0
+    /// AconB: a = β·(1 − p), P = 1 − p,   p2 = p
+    /// AconC: a = β·(p1−p2), P = p1 − p2, p2 = p2
+    /// ```
+    ///
+    /// `None` when it does not apply: not asked for, X of rank below 2, or a
+    /// parameter that is neither per channel nor a scalar, or that would
+    /// broadcast X to a larger shape.
+    fn fused_f32(&self, inputs: &[TValue], out: &[usize]) -> TractResult<Option<Tensor>> {
+        let x_shape = inputs[0].shape();
+        if !self.fused || x_shape.len() < 2 || out != x_shape {
+            return Ok(None);
+        }
+        let mut per_channel = Vec::with_capacity(inputs.len() - 1);
+        for t in &inputs[1..] {
+            let view = t.try_as_plain_ram()?;
+            match channel_values(t.shape(), view.as_slice::<f32>()?, x_shape) {
+                Some(values) => per_channel.push(values),
+                None => return Ok(None),
+            }
+        }
+        let c = x_shape[1];
+        let beta = |ch: usize| match self.has_beta {
+            true => per_channel[self.form.params()][ch],
+            false => 1.0,
+        };
+        let channels: Vec<Sweep> = (0..c)
+            .map(|ch| {
+                let (scale, p2) = match self.form {
+                    Form::A => (1.0, 0.0),
+                    Form::B => (1.0 - per_channel[0][ch], per_channel[0][ch]),
+                    Form::C => (per_channel[0][ch] - per_channel[1][ch], per_channel[1][ch]),
+                };
+                Sweep {
+                    a: beta(ch) * scale,
+                    scale,
+                    p2,
+                }
+            })
+            .collect();
+        let x_view = inputs[0].try_as_plain_ram()?;
+        let x = x_view.as_slice::<f32>()?;
+        fused_sweeps(x, x_shape, |slice| channels[slice % c]).map(Some)
+    }
+}
+
 impl Op for AconKernel {
     fn name(&self) -> StaticName {
         self.form.name().into()
@@ -297,7 +358,10 @@ impl EvalOp for AconKernel {
         let out = multi_broadcast(&shapes)?;
         let y = match dt {
             DatumType::F16 => self.eval_t::<f16>(&inputs, &out)?,
-            DatumType::F32 => self.eval_t::<f32>(&inputs, &out)?,
+            DatumType::F32 => match self.fused_f32(&inputs, &out)? {
+                Some(y) => y,
+                None => self.eval_t::<f32>(&inputs, &out)?,
+            },
             DatumType::F64 => self.eval_t::<f64>(&inputs, &out)?,
             other => bail!("{}: unsupported type {other:?}", self.form.name()),
         };
@@ -575,15 +639,9 @@ impl MetaAconKernel {
 }
 
 impl MetaAconKernel {
-    /// The fused path: per `(n, c)` slice of X, with `a = β·P`,
-    ///
-    /// ```text
-    /// y = a·x;  y = σ(y);  y = x·(P·y + p2)
-    /// ```
-    ///
-    /// three sweeps over a block of whole slices that stays in L1, so one pass
-    /// over memory, with tract's vectorised sigmoid. `None` when it does not apply (not
-    /// asked for, or p1/p2 not per-channel or scalar).
+    /// The fused path ([`fused_sweeps`]), with per `(n, c)` slice
+    /// `a = β[n, c]·P[c]`, `P = p1 − p2` and `p2`. `None` when it does not
+    /// apply (not asked for, or p1/p2 not per-channel or scalar).
     fn fused_f32(&self, inputs: &[TValue]) -> TractResult<Option<Tensor>> {
         if !self.fused {
             return Ok(None);
@@ -600,53 +658,96 @@ impl MetaAconKernel {
         };
         let beta = self.beta(inputs, x)?;
         let c = x_shape[1];
-        let spatial: usize = x_shape[2..].iter().product();
-        let sigmoid = Func::Sigmoid.ew_f32()?;
-        // Written straight into tract's aligned storage: building a Vec and
-        // converting it would copy the whole output once more, and zeroing
-        // it first would be one more pass over memory.
-        // SAFETY: the loop below covers every element (n·c slices of
-        // `spatial`; none when X is empty), and in each block `scale` writes
-        // every element before `sigmoid` and `gate` read any.
-        let mut y = unsafe { Tensor::uninitialized::<f32>(x_shape)? };
-        let mut view = y.try_as_plain_ram_mut()?;
-        let out = view.as_slice_mut::<f32>()?;
-        let sweeps = Sweeps::detect();
-        let len = spatial.max(1);
-        // Slices are taken a block at a time, so that a small `spatial`
-        // (7×7 late in a network) does not pay the sigmoid's call per slice.
-        let per_block = (FUSED_BLOCK / len).max(1);
-        for (block, (ys, xs)) in out
-            .chunks_mut(len * per_block)
-            .zip(x.chunks(len * per_block))
+        let per_slice = |slice: usize| {
+            let ch = slice % c;
+            let scale = p1[ch] - p2[ch];
+            Sweep {
+                a: (beta[slice] * scale as f64) as f32,
+                scale,
+                p2: p2[ch],
+            }
+        };
+        fused_sweeps(x, x_shape, per_slice).map(Some)
+    }
+}
+
+/// One `(n, c)` slice's constants in `y = x·(P·σ(a·x) + p2)`.
+#[derive(Debug, Clone, Copy)]
+struct Sweep {
+    a: f32,
+    /// `P`.
+    scale: f32,
+    p2: f32,
+}
+
+/// The fused pass over `X = [N, C, …]`: per `(n, c)` slice, with that
+/// slice's constants from `per_slice(n·C + c)`,
+///
+/// ```text
+/// y = a·x;  y = σ(y);  y = x·(P·y + p2)
+/// ```
+///
+/// three sweeps over a block of whole slices that stays in L1, so one pass
+/// over memory, with tract's vectorised sigmoid.
+fn fused_sweeps(
+    x: &[f32],
+    x_shape: &[usize],
+    per_slice: impl Fn(usize) -> Sweep,
+) -> TractResult<Tensor> {
+    let spatial: usize = x_shape[2..].iter().product();
+    // Written straight into tract's aligned storage: building a Vec and
+    // converting it would copy the whole output once more, and zeroing it
+    // first would be one more pass over memory.
+    // SAFETY: `fill_fused` covers every element (n·c slices of `spatial`;
+    // none when X is empty), and in each block `scale` writes every element
+    // before `sigmoid` and `gate` read any.
+    let mut y = unsafe { Tensor::uninitialized::<f32>(x_shape)? };
+    fill_fused(
+        y.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+        x,
+        spatial,
+        per_slice,
+    )?;
+    Ok(y)
+}
+
+/// The loop of [`fused_sweeps`], writing `out` (as long as `x`).
+fn fill_fused(
+    out: &mut [f32],
+    x: &[f32],
+    spatial: usize,
+    per_slice: impl Fn(usize) -> Sweep,
+) -> TractResult<()> {
+    let sigmoid = Func::Sigmoid.ew_f32()?;
+    let sweeps = Sweeps::detect();
+    let len = spatial.max(1);
+    // Slices are taken a block at a time, so that a small `spatial` (7×7
+    // late in a network) does not pay the sigmoid's call per slice.
+    let per_block = (FUSED_BLOCK / len).max(1);
+    for (block, (ys, xs)) in out
+        .chunks_mut(len * per_block)
+        .zip(x.chunks(len * per_block))
+        .enumerate()
+    {
+        let first = block * per_block;
+        for (k, (ys, xs)) in ys
+            .chunks_exact_mut(len)
+            .zip(xs.chunks_exact(len))
             .enumerate()
         {
-            let first = block * per_block;
-            let params = |k: usize| {
-                let ch = (first + k) % c;
-                let scale = p1[ch] - p2[ch];
-                let a = (beta[first + k] * scale as f64) as f32;
-                (a, scale, p2[ch])
-            };
-            for (k, (ys, xs)) in ys
-                .chunks_exact_mut(len)
-                .zip(xs.chunks_exact(len))
-                .enumerate()
-            {
-                sweeps.scale(ys, xs, params(k).0);
-            }
-            sigmoid.run(ys)?;
-            for (k, (ys, xs)) in ys
-                .chunks_exact_mut(len)
-                .zip(xs.chunks_exact(len))
-                .enumerate()
-            {
-                let (_, scale, p2) = params(k);
-                sweeps.gate(ys, xs, scale, p2);
-            }
+            sweeps.scale(ys, xs, per_slice(first + k).a);
         }
-        Ok(Some(y))
+        sigmoid.run(ys)?;
+        for (k, (ys, xs)) in ys
+            .chunks_exact_mut(len)
+            .zip(xs.chunks_exact(len))
+            .enumerate()
+        {
+            let Sweep { scale, p2, .. } = per_slice(first + k);
+            sweeps.gate(ys, xs, scale, p2);
+        }
     }
+    Ok(())
 }
 
 /// Elements per block of the fused path: 16 KiB of `f32`, which stays in L1
@@ -1145,6 +1246,7 @@ mod tests {
         let kernel = AconKernel {
             form: Form::C,
             has_beta: true,
+            fused: false,
         };
         let y = model.wire_node("acon", kernel, &[x, p1, p2, beta])?;
         assert_eq!(model.outlet_fact(y[0])?.shape.to_tvec(), shape);
@@ -1219,6 +1321,99 @@ mod tests {
                 "X [{n}, {c}, {h}, {w}], element {i}: {a} vs {b}"
             );
         }
+        Ok(())
+    }
+
+    /// AconA/B/C on the fused path against the reference, with X of rank 2
+    /// and 4, parameters per channel and scalar, beta given or not; and the
+    /// cases the fused path must leave to the reference.
+    #[test]
+    fn the_element_wise_fused_path_agrees_with_the_reference() -> TractResult<()> {
+        let per_channel = |c: usize, base: f32| -> Tensor {
+            let v: Vec<f32> = (0..c).map(|i| base + 0.3 * i as f32).collect();
+            Tensor::from_shape(&[1, c, 1, 1], &v).unwrap()
+        };
+        for x_shape in [vec![2usize, 5], vec![2, 3, 7, 9], vec![1, 2, 70, 70]] {
+            let c = x_shape[1];
+            let len: usize = x_shape.iter().product();
+            let x: Vec<f32> = (0..len)
+                .map(|i| ((i * 29 % 31) as f32 - 15.0) / 4.0)
+                .collect();
+            // Parameters shaped [1, C, 1, 1] need X of rank 4.
+            let shaped = |t: Tensor| -> Tensor {
+                let mut shape = vec![1usize; x_shape.len()];
+                shape[1] = t.len();
+                if t.len() == 1 {
+                    shape = vec![1];
+                }
+                t.into_shape(&shape).unwrap()
+            };
+            let scalar = |v: f32| Tensor::from_shape(&[1], &[v]).unwrap();
+            let cases: Vec<(Form, Vec<Tensor>)> = vec![
+                (Form::A, vec![]),
+                (Form::A, vec![shaped(per_channel(c, 0.5))]),
+                (Form::B, vec![shaped(per_channel(c, -0.4))]),
+                (Form::B, vec![shaped(per_channel(c, 0.2)), scalar(1.7)]),
+                (Form::C, vec![shaped(per_channel(c, 1.1)), scalar(0.25)]),
+                (
+                    Form::C,
+                    vec![
+                        shaped(per_channel(c, 1.1)),
+                        shaped(per_channel(c, -0.6)),
+                        shaped(per_channel(c, 0.9)),
+                    ],
+                ),
+            ];
+            for (form, params) in cases {
+                let has_beta = params.len() > form.params();
+                let inputs = || -> TractResult<TVec<TValue>> {
+                    let mut v = tvec![Tensor::from_shape(&x_shape, &x)?.into_tvalue()];
+                    v.extend(params.iter().map(|t| t.clone().into_tvalue()));
+                    Ok(v)
+                };
+                let kernel = |fused| AconKernel {
+                    form,
+                    has_beta,
+                    fused,
+                };
+                let out = x_shape.clone();
+                assert!(kernel(true).fused_f32(&inputs()?, &out)?.is_some());
+                let reference = kernel(false).eval(&EvalContext::out_of_plan(), inputs()?)?;
+                let fused = kernel(true).eval(&EvalContext::out_of_plan(), inputs()?)?;
+                let (a, b) = (
+                    reference[0].to_plain_array_view::<f32>()?,
+                    fused[0].to_plain_array_view::<f32>()?,
+                );
+                assert_eq!(a.shape(), b.shape());
+                for (i, (a, b)) in a.iter().zip(b.iter()).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5 + 1e-4 * a.abs(),
+                        "{form:?} X {x_shape:?}, beta {has_beta}, element {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+
+        // Left to the reference: a parameter varying along another axis, one
+        // that broadcasts X to a larger shape, and the reference path itself.
+        let x = Tensor::from_shape(&[1, 2, 2, 2], &[1.0f32; 8])?.into_tvalue();
+        let along_h = Tensor::from_shape(&[1, 1, 2, 1], &[0.5f32, 0.7])?.into_tvalue();
+        let kernel = |fused| AconKernel {
+            form: Form::B,
+            has_beta: false,
+            fused,
+        };
+        let inputs = tvec![x.clone(), along_h];
+        assert!(kernel(true).fused_f32(&inputs, &[1, 2, 2, 2])?.is_none());
+        let wider = Tensor::from_shape(&[3, 1, 1, 1], &[0.5f32, 0.7, 0.9])?.into_tvalue();
+        let inputs = tvec![x.clone(), wider];
+        assert!(kernel(true).fused_f32(&inputs, &[3, 2, 2, 2])?.is_none());
+        let p = Tensor::from_shape(&[1], &[0.5f32])?.into_tvalue();
+        assert!(
+            kernel(false)
+                .fused_f32(&tvec![x, p], &[1, 2, 2, 2])?
+                .is_none()
+        );
         Ok(())
     }
 
