@@ -14,6 +14,9 @@
 //! 3. time the layers round-robin, the order rotating and reversing every
 //!    round so that no variant always runs on a warm cache; every figure is
 //!    the minimum over the rounds, and each round also gives a ratio to (a);
+//!    twice: with the input shared with the benchmark, then with a fresh
+//!    copy per run (`Runner::fresh_inputs`), and targets 1 and 2 take the
+//!    worse of the two;
 //! 4. the same for MobileNetV2 1.0 and ShuffleNetV2 1.5x from `zoo`: ReLU
 //!    twin, Meta-ACON converted (plain tract), Meta-ACON on the native
 //!    kernels; then MobileNetV2 with tract's matrix products on 1 and 2
@@ -170,7 +173,21 @@ fn main() -> Result<()> {
     let check = check_equivalence(&loaded, &x)?;
     eprintln!("layers: {} rounds", args.rounds);
     let models: Vec<&TractModel> = loaded.iter().map(|l| &l.3).collect();
-    let layer_times = interleave(&models, std::slice::from_ref(&x), args.rounds, args.warmup)?;
+    let layer_times = interleave(
+        &models,
+        std::slice::from_ref(&x),
+        args.rounds,
+        args.warmup,
+        false,
+    )?;
+    eprintln!("layers, a fresh input per run: {} rounds", args.rounds);
+    let fresh_times = interleave(
+        &models,
+        std::slice::from_ref(&x),
+        args.rounds,
+        args.warmup,
+        true,
+    )?;
     let profiles = loaded
         .iter()
         .filter(|l| l.0 != "relu")
@@ -196,12 +213,13 @@ fn main() -> Result<()> {
         load_after,
         layers: loaded
             .iter()
-            .zip(&layer_times)
-            .map(|((key, label, ops, _), t)| Row {
+            .zip(layer_times.iter().zip(&fresh_times))
+            .map(|((key, label, ops, _), (t, fresh))| Row {
                 key,
                 label,
                 ops: ops.clone(),
                 times: t.clone(),
+                fresh: fresh.clone(),
             })
             .collect(),
         check,
@@ -550,10 +568,11 @@ fn interleave(
     inputs: &[Tensor],
     rounds: usize,
     warmup: usize,
+    fresh_inputs: bool,
 ) -> Result<Vec<Vec<f64>>> {
     let mut runners = models
         .iter()
-        .map(|m| Runner::new(m, inputs))
+        .map(|m| Runner::new(m, inputs).map(|r| r.fresh_inputs(fresh_inputs)))
         .collect::<Result<Vec<_>>>()?;
     let n = runners.len();
     let mut times = vec![Vec::with_capacity(rounds); n];
@@ -638,7 +657,7 @@ fn network(arch: Arch, width: f64, title: &'static str, args: &Args) -> Result<N
     ];
     let x = random_tensor(&[1, 3, 224, 224], 5);
     let refs: Vec<&TractModel> = models.iter().map(|m| &m.1).collect();
-    let times = interleave(&refs, &[x], args.net_rounds, args.warmup.min(3))?;
+    let times = interleave(&refs, &[x], args.net_rounds, args.warmup.min(3), false)?;
     Ok(Net {
         title,
         rows: models
@@ -692,7 +711,10 @@ struct Row<'a> {
     key: &'a str,
     label: &'a str,
     ops: String,
+    /// Times with the input shared with the benchmark.
     times: Vec<f64>,
+    /// Times with a fresh input per run.
+    fresh: Vec<f64>,
 }
 
 struct Report<'a> {
@@ -763,6 +785,7 @@ impl Report<'_> {
         let mut s = String::new();
         let a = self.row("a");
         let floor = min(&self.row("sigmoid").times);
+        let fresh_floor = min(&self.row("sigmoid").fresh);
         let _ = writeln!(s, "# Performance\n");
         let _ = writeln!(
             s,
@@ -788,7 +811,12 @@ impl Report<'_> {
              rounds, the order rotating every round. *min* is the minimum over the rounds \
              (the figure the targets use), *× (a)* the ratio of minimums, *per round* the \
              median [p10–p90] of the ratios taken within each round, *× floor* the \
-             minimum over the Sigmoid layer's.\n",
+             minimum over the Sigmoid layer's. Inputs: every run is handed the same X, \
+             which the benchmark keeps, so tract copies X before the first in-place op on \
+             it. That copy is in every Meta-ACON arrangement anyway (X is read again at the \
+             end); it also makes the Sigmoid and ReLU layers a copy plus an in-place pass \
+             (their plan steps below show the pass alone). [Shared or fresh \
+             input](#shared-or-fresh-input) times the same layers with a fresh X per run.\n",
             self.args.rounds, self.args.warmup
         );
         let _ = writeln!(
@@ -848,41 +876,58 @@ impl Report<'_> {
         }
         let _ = writeln!(s);
 
+        self.fresh_section(&mut s);
+
         let c = self.row("c");
         let d = self.row("d");
         let t1 = min(&c.times) / min(&a.times);
         let t2 = min(&d.times) / min(&c.times);
+        let t1_fresh = min(&c.fresh) / min(&a.fresh);
+        let t2_fresh = min(&d.fresh) / min(&c.fresh);
         let (t1_med, t1_p10, t1_p90) = round_ratios(&c.times, &a.times);
         let (t2_med, t2_p10, t2_p90) = round_ratios(&d.times, &c.times);
         let _ = writeln!(s, "## Targets\n");
         let _ = writeln!(
             s,
+            "Targets 1 and 2 are judged on the worse of the two ways of feeding the input \
+             (see [Shared or fresh input](#shared-or-fresh-input)).\n"
+        );
+        let _ = writeln!(
+            s,
             "1. Converted layer (c) ÷ PyTorch's decomposition (a) on plain tract: \
-             {:.2}× (per round {:.2} [{:.2}–{:.2}]; ratio of minimums in each fifth of \
-             the run {:.2}–{:.2}), target ≤ {TARGET_CONVERTED_VS_TORCH}×: {}.",
+             {:.2}× with the input shared (per round {:.2} [{:.2}–{:.2}]; ratio of \
+             minimums in each fifth of the run {:.2}–{:.2}), {:.2}× with a fresh input per \
+             run (fifths {:.2}–{:.2}), target ≤ {TARGET_CONVERTED_VS_TORCH}×: {}.",
             t1,
             t1_med,
             t1_p10,
             t1_p90,
             block_ratios(&c.times, &a.times).0,
             block_ratios(&c.times, &a.times).1,
-            verdict(t1, TARGET_CONVERTED_VS_TORCH)
+            t1_fresh,
+            block_ratios(&c.fresh, &a.fresh).0,
+            block_ratios(&c.fresh, &a.fresh).1,
+            verdict(t1.max(t1_fresh), TARGET_CONVERTED_VS_TORCH)
         );
         let _ = writeln!(
             s,
-            "2. Native fused kernel (d) ÷ converted layer (c): {:.2}× (per round {:.2} \
-             [{:.2}–{:.2}]; in each fifth of the run {:.2}–{:.2}), target ≤ {TARGET_NATIVE_VS_CONVERTED}×: {}. Against the \
-             Sigmoid layer (the one-pass floor) it takes {:.2}×, the converted layer \
-             {:.2}×.",
+            "2. Native fused kernel (d) ÷ converted layer (c): {:.2}× with the input \
+             shared (per round {:.2} [{:.2}–{:.2}]; in each fifth of the run {:.2}–{:.2}), \
+             {:.2}× with a fresh input per run, target ≤ {TARGET_NATIVE_VS_CONVERTED}×: {}. \
+             Against the Sigmoid layer (the one-pass floor) it takes {:.2}×, the converted \
+             layer {:.2}× (shared input; with a fresh input {:.2}× and {:.2}×).",
             t2,
             t2_med,
             t2_p10,
             t2_p90,
             block_ratios(&d.times, &c.times).0,
             block_ratios(&d.times, &c.times).1,
-            verdict(t2, TARGET_NATIVE_VS_CONVERTED),
+            t2_fresh,
+            verdict(t2.max(t2_fresh), TARGET_NATIVE_VS_CONVERTED),
             min(&d.times) / floor,
-            min(&c.times) / floor
+            min(&c.times) / floor,
+            min(&d.fresh) / fresh_floor,
+            min(&c.fresh) / fresh_floor
         );
         let ort = self.ort()?;
         match (ort.get("c"), ort.get("a")) {
@@ -923,7 +968,7 @@ impl Report<'_> {
         );
         let _ = writeln!(s, "6. Threads: see [Threads](#threads).\n");
 
-        self.floor_section(&mut s, floor, t1, t2);
+        self.floor_section(&mut s, fresh_floor, t1.max(t1_fresh), t2.max(t2_fresh));
 
         let _ = writeln!(s, "## Whole networks on tract\n");
         let _ = writeln!(
@@ -1096,13 +1141,19 @@ impl Report<'_> {
              `X = [1, {C}, {HW}, {HW}]`, each runtime on one thread, the variants \
              interleaved, each figure the minimum of {} runs, with its ratio to (a) \
              in brackets. (c) and (d) are our rows; the Sigmoid layer is the one-pass \
-             floor.\n",
+             floor. tract is timed twice: with the input shared with the benchmark and \
+             with a fresh input per run ([Shared or fresh input](#shared-or-fresh-input)).\n",
             self.args.rounds
         );
-        let _ = writeln!(s, "| layer | tract | onnxruntime |\n|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| layer | tract, shared input | tract, fresh input | onnxruntime |\n|---|---|---|---|"
+        );
         let a = min(&self.row("a").times);
+        let a_fresh = min(&self.row("a").fresh);
         for r in &self.layers {
             let m = min(&r.times);
+            let f = min(&r.fresh);
             let ort_cell = match (ort.get(r.key), ort.get("a")) {
                 (Some(o), Some(oa)) => format!("{o:.2} ms ({:.2}×)", o / oa),
                 _ if r.key == "d" => "— (custom op)".into(),
@@ -1110,23 +1161,62 @@ impl Report<'_> {
             };
             let _ = writeln!(
                 s,
-                "| {} | {m:.2} ms ({:.2}×) | {ort_cell} |",
+                "| {} | {m:.2} ms ({:.2}×) | {f:.2} ms ({:.2}×) | {ort_cell} |",
                 r.label,
-                m / a
+                m / a,
+                f / a_fresh
             );
         }
         let _ = writeln!(s);
         Ok(())
     }
 
+    /// The layers timed with the input shared with the benchmark and with a
+    /// fresh input per run, side by side.
+    fn fresh_section(&self, s: &mut String) {
+        let _ = writeln!(s, "## Shared or fresh input\n");
+        let _ = writeln!(
+            s,
+            "The same six layers, interleaved again for {} rounds, each run handed its own \
+             copy of X, made before the clock starts, which tract owns as it owns what a \
+             deployment hands over (and which the allocator serves anew every run). The \
+             Sigmoid and ReLU layers then work in place with no copy; every Meta-ACON \
+             arrangement still copies X, which it reads again at the end. The plans are the \
+             same in both columns; what differs is how the allocator and the caches meet \
+             the input, and the ratio to (a) moves with it.\n",
+            self.args.rounds
+        );
+        let _ = writeln!(
+            s,
+            "| layer | shared: min ms | × (a) | fresh: min ms | × (a) |\n|---|---|---|---|---|"
+        );
+        let a = self.row("a");
+        for r in &self.layers {
+            let _ = writeln!(
+                s,
+                "| {} | {:.3} | {:.2}× | {:.3} | {:.2}× |",
+                r.label,
+                min(&r.times),
+                min(&r.times) / min(&a.times),
+                min(&r.fresh),
+                min(&r.fresh) / min(&a.fresh)
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     /// How far each path stands from the Sigmoid layer, and what the plan
-    /// profile says is in the way of a missed target.
+    /// profile says is in the way of a missed target. `t1` and `t2` are the
+    /// worse of the two inputs' ratios.
     fn floor_section(&self, s: &mut String, floor: f64, t1: f64, t2: f64) {
         let _ = writeln!(s, "## Distance from the one-pass floor\n");
         let _ = writeln!(
             s,
             "The floor is one pass that reads X, writes Y and computes one exp per \
-             element: the Sigmoid layer, {floor:.3} ms.\n"
+             element: the Sigmoid layer with a fresh input per run, which tract runs in \
+             place, {floor:.3} ms. The times below are the fresh-input ones (see [Shared or \
+             fresh input](#shared-or-fresh-input)); with the input shared, the Sigmoid \
+             layer also copies X.\n"
         );
         let _ = writeln!(
             s,
@@ -1136,7 +1226,7 @@ impl Report<'_> {
             if r.key == "sigmoid" {
                 continue;
             }
-            let m = min(&r.times);
+            let m = min(&r.fresh);
             let _ = writeln!(
                 s,
                 "| {} | {:.3} | {:.2}× | {:+.3} ms |",
@@ -1174,7 +1264,8 @@ impl Report<'_> {
         let worst = block_ratios(&self.row("c").times, &self.row("a").times).1;
         let status = if t1 > TARGET_CONVERTED_VS_TORCH {
             Some(format!(
-                "**Target 1 is missed by {:.0}%.**",
+                "**Target 1 is missed by {:.0}%** ({t1:.2}× in the worse of the two ways of \
+                 feeding the input).",
                 (t1 / TARGET_CONVERTED_VS_TORCH - 1.0) * 100.0
             ))
         } else if worst > TARGET_CONVERTED_VS_TORCH {
@@ -1192,9 +1283,13 @@ impl Report<'_> {
                  of X into the first full-size result (X is read again at the end in all of \
                  them); (c) has no other pass left to remove: one Sigmoid, one Mul, one \
                  fused chain. The copy inside `OptMulByScalar` (in a `perf record` of this \
-                 benchmark it shows as `memmove`) is what stands between (c) and a clear \
-                 margin; an out-of-place by-scalar Mul in tract, writing `X·β·P` straight \
-                 into a new buffer, would remove one pass.\n"
+                 benchmark it shows as `memmove`) is what stands between (c) and the target; \
+                 an out-of-place by-scalar Mul in tract, writing `X·β·P` straight into a new \
+                 buffer, would remove one pass. The two ways of feeding the input differ in \
+                 (a), not in (c): (a) ends with `X·p2`, which works in place on X when \
+                 nothing else holds X, so with a fresh input (a) pays one copy of X fewer \
+                 than with a shared one, while (c) reads X at the end as the second operand \
+                 of its chain, which costs no copy either way.\n"
             );
         }
         if t2 > TARGET_NATIVE_VS_CONVERTED {

@@ -173,6 +173,7 @@ pub struct Runner<'m> {
     model: &'m TractModel,
     state: TypedSimpleState,
     inputs: TVec<TValue>,
+    fresh_inputs: bool,
 }
 
 impl Runner<'_> {
@@ -192,12 +193,28 @@ impl Runner<'_> {
             model,
             state,
             inputs: inputs.iter().map(|t| t.clone().into_tvalue()).collect(),
+            fresh_inputs: false,
         })
+    }
+
+    /// By default the runner keeps its inputs and hands tract a reference
+    /// each run, so tract copies an input before its first in-place op on
+    /// it. With `fresh`, each run gets its own copy, made before the clock
+    /// starts, which tract owns as it owns what a deployment hands over (and
+    /// the allocator serves a new input every run).
+    pub fn fresh_inputs(mut self, fresh: bool) -> Self {
+        self.fresh_inputs = fresh;
+        self
     }
 
     /// One run; its wall time in milliseconds.
     pub fn time(&mut self) -> Result<f64> {
-        let inputs = self.inputs.clone();
+        let inputs: TVec<TValue> = if self.fresh_inputs {
+            let copy = |t: &TValue| t.clone().into_tensor().into_tvalue();
+            self.inputs.iter().map(copy).collect()
+        } else {
+            self.inputs.clone()
+        };
         let started = Instant::now();
         let state = &mut self.state;
         guarded(
