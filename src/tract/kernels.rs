@@ -1310,15 +1310,20 @@ mod tests {
         );
         let reference = kernel(false).eval(&EvalContext::out_of_plan(), inputs()?)?;
         let fused = kernel(true).eval(&EvalContext::out_of_plan(), inputs()?)?;
+        assert_close(&reference[0], &fused[0], &format!("X [{n}, {c}, {h}, {w}]"))
+    }
+
+    /// `fused` agrees with `reference` element by element within 1e-5 + 1e-4·|reference|.
+    fn assert_close(reference: &TValue, fused: &TValue, what: &str) -> TractResult<()> {
         let (a, b) = (
-            reference[0].to_plain_array_view::<f32>()?,
-            fused[0].to_plain_array_view::<f32>()?,
+            reference.to_plain_array_view::<f32>()?,
+            fused.to_plain_array_view::<f32>()?,
         );
-        assert_eq!(a.shape(), b.shape());
+        assert_eq!(a.shape(), b.shape(), "{what}");
         for (i, (a, b)) in a.iter().zip(b.iter()).enumerate() {
             assert!(
                 (a - b).abs() <= 1e-5 + 1e-4 * a.abs(),
-                "X [{n}, {c}, {h}, {w}], element {i}: {a} vs {b}"
+                "{what}, element {i}: {a} vs {b}"
             );
         }
         Ok(())
@@ -1380,17 +1385,8 @@ mod tests {
                 assert!(kernel(true).fused_f32(&inputs()?, &out)?.is_some());
                 let reference = kernel(false).eval(&EvalContext::out_of_plan(), inputs()?)?;
                 let fused = kernel(true).eval(&EvalContext::out_of_plan(), inputs()?)?;
-                let (a, b) = (
-                    reference[0].to_plain_array_view::<f32>()?,
-                    fused[0].to_plain_array_view::<f32>()?,
-                );
-                assert_eq!(a.shape(), b.shape());
-                for (i, (a, b)) in a.iter().zip(b.iter()).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-5 + 1e-4 * a.abs(),
-                        "{form:?} X {x_shape:?}, beta {has_beta}, element {i}: {a} vs {b}"
-                    );
-                }
+                let what = format!("{form:?} X {x_shape:?}, beta {has_beta}");
+                assert_close(&reference[0], &fused[0], &what)?;
             }
         }
 
