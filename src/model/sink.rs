@@ -323,6 +323,52 @@ mod tests {
         assert_eq!((shifted.kernel_copies, shifted.buffered_copies), (0, 1));
     }
 
+    /// A destination that fails after `room` bytes, as a full disk does.
+    struct FillsUp {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            let n = data.len().min(self.room - self.taken.len());
+            if n == 0 && !data.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"));
+            }
+            self.taken.extend_from_slice(&data[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Destination for FillsUp {}
+
+    /// The first write error is what `finish` returns, whichever route the
+    /// failing bytes took; nothing after it is written.
+    #[test]
+    fn a_write_error_midway_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapped = mapped_weights(dir.path(), 3 * SINK_CAPACITY);
+        let model = model_of(vec![
+            tensor("small", Bytes::from_static(&[1, 2, 3])),
+            tensor("mapped", mapped.slice(5..2 * SINK_CAPACITY + 9)),
+            tensor("owned", Bytes::from(vec![4u8; 2 * SINK_CAPACITY])),
+        ]);
+        for room in [10, SINK_CAPACITY / 2, SINK_CAPACITY + 7, 3 * SINK_CAPACITY] {
+            let mut out = FillsUp {
+                room,
+                taken: Vec::new(),
+            };
+            let err = stream(&model, &mut out).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::StorageFull, "room {room}");
+            assert_eq!(out.taken.len(), room);
+            assert_eq!(out.taken[..], model.encode_to_vec()[..room]);
+        }
+    }
+
     /// Reads through the buffer cross its flushes at any point.
     #[test]
     fn buffered_copies_cross_flushes() {
