@@ -217,7 +217,9 @@ pub fn save_with_report(
         }
     };
     let Some(location) = location else {
-        write_atomically(path, &dir, options.overwrite, |f| write_streaming(model, f))?;
+        write_atomically(path, &dir, options.overwrite, |f| {
+            write_streaming(model, embedded_len, f)
+        })?;
         return Ok(Saved {
             model_bytes: embedded_len,
             ..Saved::default()
@@ -238,7 +240,9 @@ pub fn save_with_report(
     }
     if layout.tensors.is_empty() {
         // No tensor is large enough: no data file.
-        write_atomically(path, &dir, options.overwrite, |f| write_streaming(&out, f))?;
+        write_atomically(path, &dir, options.overwrite, |f| {
+            write_streaming(&out, model_bytes, f)
+        })?;
         return Ok(Saved {
             model_bytes,
             automatic,
@@ -257,7 +261,7 @@ pub fn save_with_report(
         reserve(f, layout.len)?;
         external::write_data(&layout, f)
     })?;
-    let model_tmp = write_temp(path, &dir, |f| write_streaming(&out, f))?;
+    let model_tmp = write_temp(path, &dir, |f| write_streaming(&out, model_bytes, f))?;
     // Data first: a model file never points at a data file not yet there.
     persist(data_tmp, &data_path, options.overwrite)?;
     if let Err(e) = persist(model_tmp, path, options.overwrite) {
@@ -358,9 +362,9 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Encodes with prost straight into `file` (new and empty) through a fixed
-/// buffer, after reserving the space it will take.
-fn write_streaming(model: &ModelProto, file: &mut File) -> io::Result<()> {
-    reserve(file, model.encoded_len() as u64)?;
+/// buffer, after reserving the `len` bytes it will take (`encoded_len`).
+fn write_streaming(model: &ModelProto, len: u64, file: &mut File) -> io::Result<()> {
+    reserve(file, len)?;
     let mut sink = StreamingSink::new(file);
     model.encode_raw(&mut sink);
     sink.finish().map(|_| ())
@@ -369,8 +373,8 @@ fn write_streaming(model: &ModelProto, file: &mut File) -> io::Result<()> {
 /// Reserves `len` bytes of disk for `file` without changing its size
 /// (`fallocate` with `FALLOC_FL_KEEP_SIZE`). A full disk is then reported
 /// before anything is written, and ext4 writes into allocated extents rather
-/// than reserving blocks page by page: a 100 MB copy took 25.7 ms instead of
-/// 27.3 ms. A file system that cannot preallocate is simply written.
+/// than reserving blocks page by page (`benches/copy_routes.py` times it). A
+/// file system that cannot preallocate is simply written.
 #[cfg(target_os = "linux")]
 fn reserve(file: &File, len: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;

@@ -15,11 +15,14 @@
 //!   within a page cache folio costs a third more than one between offsets
 //!   that agree, while reading through the buffer costs the same either way.
 //!
-//! On ext4 under Linux 6.18, copying the 103 MB ResNet-50 Meta-ACON model of
-//! `benches/convert.sh` took 28 ms by one kernel copy at equal offsets,
-//! 36 ms by the same copy with the output shifted by 100 bytes (33.5 ms at
-//! 4 KiB, 28 ms again at 64 KiB), and 30–33 ms through a 1 MiB buffer at any
-//! shift.
+//! `benches/copy_routes.py` times the routes on one file. On ext4 under
+//! Linux 6.18, for the 103 MB ResNet-50 Meta-ACON model of
+//! `benches/convert.sh`, one kernel copy took 27.4 ms at equal offsets,
+//! 37.5 ms with the output shifted by 100 bytes (33.9 ms at 4 KiB, 27.2 ms
+//! at 64 KiB), and the 1 MiB buffer 33.2–33.8 ms at either shift; with the
+//! output reserved first (`fallocate`), 26.1, 36.2 and 31.1–31.8 ms. With the
+//! page cache full and the kernel reclaiming, the two routes measured about
+//! the same at a shift of 100 bytes.
 
 use std::fs::File;
 use std::io::{self, Write};
