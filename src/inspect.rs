@@ -14,7 +14,7 @@ use crate::flops::{self, FlopsReport};
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::ops::AconKind;
-use crate::passes::{ConvertOptions, is_default_domain};
+use crate::passes::{ConvertOptions, Pipeline, RecognisedBlock, is_default_domain};
 use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 
 #[derive(Debug, Serialize)]
@@ -31,6 +31,9 @@ pub struct Inspection {
     pub ops: Vec<OpCount>,
     pub node_count: usize,
     pub acon_nodes: Vec<AconNodeSummary>,
+    /// Blocks of standard ops that compute an ACON activation (what
+    /// PyTorch's default exporter writes), found by `recognise-acon`.
+    pub recognised: Vec<RecognisedBlock>,
     pub functions: Vec<FunctionSummary>,
     pub parameters: ParameterSummary,
     /// Present when asked for (`inspect --flops`).
@@ -168,6 +171,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             })
             .collect(),
         acon_nodes,
+        recognised: recognised_blocks(model, options),
         functions: model
             .functions
             .iter()
@@ -186,6 +190,18 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
         parameters,
         flops: None,
     }
+}
+
+/// What `recognise-acon` finds in the model as it is (function bodies are
+/// listed as functions, not searched).
+fn recognised_blocks(model: &ModelProto, options: &ConvertOptions) -> Vec<RecognisedBlock> {
+    let mut copy = model.clone();
+    let mut options = options.clone();
+    options.check_each_pass = false;
+    Pipeline::recognise()
+        .run(&mut copy, &options)
+        .map(|r| r.recognised)
+        .unwrap_or_default()
 }
 
 fn acon_form(
@@ -307,6 +323,32 @@ impl Inspection {
                 n.form,
                 n.inputs.join(", ")
             );
+        }
+        if !self.recognised.is_empty() {
+            let _ = writeln!(
+                s,
+                "  recognised  {} ACON block{} in standard ops",
+                self.recognised.len(),
+                if self.recognised.len() == 1 { "" } else { "s" }
+            );
+            for b in &self.recognised {
+                let _ = writeln!(
+                    s,
+                    "    {} writing `{}` (node `{}`{}){}",
+                    b.op_type,
+                    b.output,
+                    b.node,
+                    if b.graph.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in graph `{}`", b.graph)
+                    },
+                    b.module
+                        .as_ref()
+                        .map(|m| format!(" from {m}"))
+                        .unwrap_or_default()
+                );
+            }
         }
         let _ = writeln!(s, "  functions   {}", self.functions.len());
         for f in &self.functions {

@@ -9,6 +9,7 @@
 pub mod compare;
 pub mod error;
 pub mod flops;
+pub mod graph;
 pub mod inspect;
 pub mod model;
 pub mod ops;
@@ -47,6 +48,17 @@ pub fn convert_file(
     input: &Path,
     output: &Path,
     options: &ConvertOptions,
+    save_options: SaveOptions,
+) -> Result<(ConvertReport, Saved), Error> {
+    convert_file_with(&Pipeline::convert(), input, output, options, save_options)
+}
+
+/// [`convert_file`] with another pipeline (`Pipeline::to_acon()`).
+pub fn convert_file_with(
+    pipeline: &Pipeline,
+    input: &Path,
+    output: &Path,
+    options: &ConvertOptions,
     mut save_options: SaveOptions,
 ) -> Result<(ConvertReport, Saved), Error> {
     if same_file(input, output) {
@@ -56,7 +68,7 @@ pub fn convert_file(
         });
     }
     let (mut model, sources) = model::load_with_sources(input)?;
-    let report = convert(&mut model, options)?;
+    let report = pipeline.run(&mut model, options)?;
     if save_options.external == ExternalData::Auto && !sources.is_empty() {
         save_options.external = ExternalData::File(None);
     }

@@ -61,6 +61,10 @@ struct ConvertArgs {
     /// Do not run this pass (repeatable).
     #[arg(long = "skip-pass", value_name = "PASS")]
     skip_passes: Vec<String>,
+    /// What ACON activations become: `standard` ops, or `acon` custom-op
+    /// nodes (every form found: custom ops, functions, standard-op blocks).
+    #[arg(long = "to", value_enum, default_value = "standard")]
+    to: ConvertTarget,
     /// Write tensor data to an external file beside OUTPUT: FILE is a relative
     /// path inside OUTPUT's directory [default: <OUTPUT file name>.data].
     /// Without this flag or --no-external-data, the data goes external when
@@ -87,6 +91,12 @@ struct ConvertArgs {
     /// [default: 2 GiB - 1]. For tests, which take that path with a small model.
     #[arg(long = "max-proto-size", value_name = "BYTES", hide = true)]
     max_proto_size: Option<u64>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConvertTarget {
+    Standard,
+    Acon,
 }
 
 #[derive(Args)]
@@ -224,8 +234,13 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         inputs: vec![],
     };
     let threshold = save_options.size_threshold;
-    let (report, saved) = acon_onnx::convert_file(&args.input, &output, &options, save_options)
-        .with_context(|| format!("convert `{}`", args.input.display()))?;
+    let pipeline = match args.to {
+        ConvertTarget::Standard => acon_onnx::Pipeline::convert(),
+        ConvertTarget::Acon => acon_onnx::Pipeline::to_acon(),
+    };
+    let (report, saved) =
+        acon_onnx::convert_file_with(&pipeline, &args.input, &output, &options, save_options)
+            .with_context(|| format!("convert `{}`", args.input.display()))?;
     if saved.data_file.is_none() && args.external_data.is_some() {
         eprintln!(
             "warning: no initializer holds {threshold} bytes or more: all data is embedded and \
@@ -252,6 +267,40 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
             "{} ACON nodes ({})",
             report.rewritten_total(),
             by_op.join(", ")
+        )
+    };
+    let recognised = report.recognised_by_op();
+    let recognised = if recognised.is_empty() {
+        String::new()
+    } else {
+        let by_op: Vec<String> = recognised
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        let kept = report.recognised.iter().filter(|b| !b.rewritten).count();
+        let target = match args.to {
+            ConvertTarget::Standard => "standard ops",
+            ConvertTarget::Acon => "acon custom ops",
+        };
+        let what = match (kept, report.recognised.len() - kept) {
+            (0, _) => format!("wrote them as {target}"),
+            (k, 0) => format!(
+                "kept {} (ACON-A's pattern is already the arrangement)",
+                plural(k, "it", "them")
+            ),
+            (k, _) => format!(
+                "wrote them as {target} but {k} ACON-A (its pattern is already the arrangement)"
+            ),
+        };
+        format!(
+            "recognised {} ACON block{} in standard ops ({}) and {what}, ",
+            report.recognised.len(),
+            if report.recognised.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            by_op.join(", "),
         )
     };
     let data = match &saved.data_file {
@@ -283,13 +332,17 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         )
     };
     println!(
-        "{} -> {}{data}: {inlined}rewrote {rewritten}, added {} nodes, in {:.1} ms",
+        "{} -> {}{data}: {inlined}{recognised}rewrote {rewritten}, added {} nodes, in {:.1} ms",
         args.input.display(),
         output.display(),
         report.nodes_added,
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 fn inspect_model(args: InspectArgs) -> Result<ExitCode> {

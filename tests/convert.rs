@@ -187,7 +187,9 @@ fn models_without_acon_ops_round_trip_byte_for_byte() {
     let dir = tempdir();
     for f in manifest()
         .into_iter()
-        .filter(|f| f.form == "no-acon" || f.form == "standard")
+        // A `standard` export holds ACON as standard ops, which
+        // `recognise-acon` rewrites (tests/recognise.rs): not in this set.
+        .filter(|f| f.form == "no-acon")
     {
         let out = dir.path().join(format!("{}.onnx", f.name));
         let o = convert_to(&f.model_path(), &out, &[]);

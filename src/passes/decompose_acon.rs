@@ -7,18 +7,7 @@
 //! the node list stays topologically sorted). Constants are folded; the
 //! initializers that only the replaced nodes read are dropped afterwards.
 //!
-//! All four ops are one shape, ACON-C with a scale `P` and an offset `p2`:
-//!
-//! ```text
-//! acon_c(x) = P·x·σ(β·P·x) + p2·x = x·(P·σ((β·P)·x) + p2)     P = p1 − p2
-//! acon_b(x) = acon_c with P = 1 − p, p2 = p
-//! acon_a(x) = acon_c with P = 1, p2 = 0      = x·σ(β·x)
-//! ```
-//!
-//! The right-hand form is the one emitted: `β·P` is folded (or computed on the
-//! small `[N, C, 1, …]` tensor for Meta-ACON), leaving one Mul, one Sigmoid
-//! and a Mul-Add-Mul chain whose running value is always the first input,
-//! which tract fuses into a single pass.
+//! Every op is written in the one arrangement of [`super::arrange`].
 
 use std::collections::HashSet;
 
@@ -28,7 +17,9 @@ use crate::model::facts::Facts;
 use crate::model::names::NameTable;
 use crate::model::tensor::{Array, FloatType};
 use crate::ops::{self, AconKind, AconNode, AconOp, BatchNorm, MetaBranch, Operand};
+use crate::passes::arrange::{self, BnConstants, ConvStage, MetaBeta};
 use crate::passes::emit::{Binary, Emitter, Value};
+use crate::passes::unused::drop_unused_constants;
 use crate::passes::{ConvertOptions, Pass, PassContext, default_opset, is_default_domain};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
@@ -198,12 +189,12 @@ fn decompose(node: &AconNode, em: &mut Emitter) -> Result<(), Error> {
     match &node.op {
         AconOp::A { beta } => {
             let one = Value::Const(Array::scalar(1.0));
-            switch(em, x, one, None, beta.as_ref().map(operand), out)
+            arrange::switch(em, x, one, None, beta.as_ref().map(operand), out)
         }
         AconOp::B { p, beta } => {
             let one = Value::Const(Array::scalar(1.0));
             let scale = em.binary(Binary::Sub, one, operand(p), "p")?;
-            switch(
+            arrange::switch(
                 em,
                 x,
                 scale,
@@ -214,7 +205,7 @@ fn decompose(node: &AconNode, em: &mut Emitter) -> Result<(), Error> {
         }
         AconOp::C { p1, p2, beta } => {
             let scale = em.binary(Binary::Sub, operand(p1), operand(p2), "p")?;
-            switch(
+            arrange::switch(
                 em,
                 x,
                 scale,
@@ -231,101 +222,31 @@ fn decompose(node: &AconNode, em: &mut Emitter) -> Result<(), Error> {
                     em.opset
                 )));
             }
-            let beta = meta_beta(em, x, branch)?;
+            let beta = arrange::meta_beta(em, x, &meta_branch(branch)?)?;
             let scale = em.binary(Binary::Sub, operand(p1), operand(p2), "p")?;
-            switch(em, x, scale, Some(operand(p2)), Some(beta), out)
+            arrange::switch(em, x, scale, Some(operand(p2)), Some(beta), out)
         }
     }
 }
 
-/// `y = x·(P·σ((β·P)·x) + p2)`, the last node writing `output`.
-fn switch(
-    em: &mut Emitter,
-    x: &str,
-    scale: Value,
-    offset: Option<Value>,
-    beta: Option<Value>,
-    output: &str,
-) -> Result<(), Error> {
-    let x_value = || Value::Tensor(x.to_owned());
-    // A computed β uses P twice as a node input: store it once.
-    let computed_beta = beta.as_ref().is_some_and(|b| b.constant().is_none());
-    let scale = if computed_beta && !scale.is_all(1.0) {
-        Value::Tensor(em.tensor(scale, "p"))
-    } else {
-        scale
-    };
-    let beta_scale = match beta {
-        Some(b) if !b.is_all(1.0) => em.binary(Binary::Mul, b, scale.clone(), "beta_p")?,
-        _ => scale.clone(),
-    };
-    let z = if beta_scale.is_all(1.0) {
-        x_value()
-    } else {
-        em.binary(Binary::Mul, x_value(), beta_scale, "z")?
-    };
-    let mut gate = em.sigmoid(z, "sigmoid");
-    if !scale.is_all(1.0) {
-        gate = em.binary(Binary::Mul, gate, scale, "gate_scale")?;
-    }
-    if let Some(offset) = offset.filter(|o| !o.is_all(0.0)) {
-        gate = em.binary(Binary::Add, gate, offset, "gate")?;
-    }
-    em.binary_into(Binary::Mul, gate, x_value(), "mul", output);
-    Ok(())
+/// The constant Meta-ACON branch of a parsed node, as [`arrange::meta_beta`]
+/// takes it. A weight given as `[out, in]` is reshaped to the conv's
+/// `[out, in, 1, …, 1]`; BatchNorm parameters must be constants.
+fn meta_branch(branch: &MetaBranch) -> Result<MetaBeta, Error> {
+    Ok(MetaBeta {
+        spatial_rank: branch.spatial_rank,
+        fc1: conv_stage(&branch.w1, branch.b1.as_ref(), branch.bn1.as_ref(), branch)?,
+        fc2: conv_stage(&branch.w2, branch.b2.as_ref(), branch.bn2.as_ref(), branch)?,
+        epsilon: branch.epsilon,
+    })
 }
 
-/// Meta-ACON's switching factor:
-///
-/// ```text
-/// m = mean(x, axes 2..2+k, keepdims)
-/// h = BN1(Conv1x1(m, W1, B1))
-/// g = BN2(Conv1x1(h, W2, B2))
-/// β = σ(g)
-/// ```
-fn meta_beta(em: &mut Emitter, x: &str, branch: &MetaBranch) -> Result<Value, Error> {
-    let k = branch.spatial_rank;
-    let axes: Vec<i64> = (2..2 + k as i64).collect();
-    let m = em.reduce_mean(x, &axes, "mean");
-    let h = conv_bn(
-        em,
-        m,
-        &branch.w1,
-        branch.b1.as_ref(),
-        branch.bn1.as_ref(),
-        branch,
-        "fc1",
-    )?;
-    let g = conv_bn(
-        em,
-        h,
-        &branch.w2,
-        branch.b2.as_ref(),
-        branch.bn2.as_ref(),
-        branch,
-        "fc2",
-    )?;
-    Ok(em.sigmoid(g, "beta"))
-}
-
-/// `BN(Conv1x1(z, W, B))`. With everything constant, BatchNorm is folded into
-/// the convolution (`s = scale / sqrt(var + ε)`):
-///
-/// ```text
-/// W' = W · s            (per output channel)
-/// B' = (B − mean) · s + bias
-/// ```
-///
-/// With a computed weight or bias it follows the conv as `h·s + (bias − mean·s)`.
-fn conv_bn(
-    em: &mut Emitter,
-    z: Value,
+fn conv_stage(
     w: &Operand,
     b: Option<&Operand>,
     bn: Option<&BatchNorm>,
     branch: &MetaBranch,
-    suffix: &str,
-) -> Result<Value, Error> {
+) -> Result<ConvStage, Error> {
     let k = branch.spatial_rank;
     let weight = match (&w.value, w.shape.as_ref().map(Vec::len)) {
         (Some(a), _) if a.dims.len() == 2 => {
@@ -345,73 +266,18 @@ fn conv_bn(
         }
         (None, Some(_)) => Value::Tensor(w.name.clone()),
     };
-    let bias = b.map(operand);
-    let Some(bn) = bn else {
-        return Ok(em.conv(z, weight, bias, suffix));
+    let bn = match bn {
+        Some(bn) => Some(bn_constants(bn)?),
+        None => None,
     };
-    let (scale, shift) = bn_affine(bn, branch.epsilon)?;
-    let out_channels = scale.len();
-    let all_constant =
-        weight.constant().is_some() && bias.as_ref().is_none_or(|b| b.constant().is_some());
-    match (weight, bias) {
-        (weight, _) if all_constant => {
-            let w = weight.constant().expect("checked").clone();
-            let bias = match b.and_then(|b| b.value.clone()) {
-                Some(b) => b,
-                None => Array {
-                    dims: vec![out_channels],
-                    data: vec![0.0; out_channels],
-                },
-            };
-            let mut per_out = vec![out_channels];
-            per_out.extend(std::iter::repeat_n(1, w.dims.len() - 1));
-            let folded_w = w
-                .zip(&scale.clone().reshaped(per_out), |a, s| a * s)
-                .ok_or_else(|| shape_mismatch(w_label(w.dims.clone()), out_channels))?;
-            let folded_b = bias
-                .zip(&scale, |a, s| a * s)
-                .and_then(|bs| bs.zip(&shift, |a, t| a + t))
-                .ok_or_else(|| shape_mismatch(w_label(bias.dims.clone()), out_channels))?;
-            Ok(em.conv(
-                z,
-                Value::Const(folded_w),
-                Some(Value::Const(folded_b)),
-                suffix,
-            ))
-        }
-        (weight, bias) => {
-            let h = em.conv(z, weight, bias, suffix);
-            let mut channel_dims = vec![1, out_channels];
-            channel_dims.extend(std::iter::repeat_n(1, k));
-            let h = em.binary(
-                Binary::Mul,
-                h,
-                Value::Const(scale.reshaped(channel_dims.clone())),
-                &format!("{suffix}_bn_scale"),
-            )?;
-            em.binary(
-                Binary::Add,
-                h,
-                Value::Const(shift.reshaped(channel_dims)),
-                &format!("{suffix}_bn_shift"),
-            )
-        }
-    }
+    Ok(ConvStage {
+        weight,
+        bias: b.map(operand),
+        bn,
+    })
 }
 
-fn w_label(dims: Vec<usize>) -> String {
-    format!("{dims:?}")
-}
-
-fn shape_mismatch(what: String, channels: usize) -> Error {
-    Error::Unsupported(format!(
-        "cannot fold BatchNorm of {channels} channels into a tensor of shape {what}"
-    ))
-}
-
-/// BatchNorm as `z·s + t`: `s = scale / sqrt(var + ε)`, `t = bias − mean·s`,
-/// computed in f64.
-fn bn_affine(bn: &BatchNorm, epsilon: f64) -> Result<(Array, Array), Error> {
+fn bn_constants(bn: &BatchNorm) -> Result<BnConstants, Error> {
     let constant = |op: &Operand| {
         op.value.clone().ok_or_else(|| {
             Error::Unsupported(format!(
@@ -420,42 +286,13 @@ fn bn_affine(bn: &BatchNorm, epsilon: f64) -> Result<(Array, Array), Error> {
             ))
         })
     };
-    let (scale, bias, mean, var) = (
-        constant(&bn.scale)?,
-        constant(&bn.bias)?,
-        constant(&bn.mean)?,
-        constant(&bn.var)?,
-    );
-    if let Some(bad) = var
-        .data
-        .iter()
-        .position(|&v| (v + epsilon).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
-    {
-        return Err(Error::Unsupported(format!(
-            "input {} `{}` has variance {} at channel {bad}: var + epsilon must be positive",
-            bn.var.index, bn.var.name, var.data[bad]
-        )));
-    }
-    let s = Array {
-        dims: scale.dims.clone(),
-        data: scale
-            .data
-            .iter()
-            .zip(&var.data)
-            .map(|(g, v)| g / (v + epsilon).sqrt())
-            .collect(),
-    };
-    let t = Array {
-        dims: bias.dims.clone(),
-        data: bias
-            .data
-            .iter()
-            .zip(&mean.data)
-            .zip(&s.data)
-            .map(|((b, m), s)| b - m * s)
-            .collect(),
-    };
-    Ok((s, t))
+    Ok(BnConstants {
+        scale: constant(&bn.scale)?,
+        bias: constant(&bn.bias)?,
+        mean: constant(&bn.mean)?,
+        var: constant(&bn.var)?,
+        var_label: format!("input {} `{}`", bn.var.index, bn.var.name),
+    })
 }
 
 fn graph_has_acon(graph: &GraphProto, options: &ConvertOptions) -> bool {
@@ -509,63 +346,6 @@ fn collect_foreign(
         for attr in &node.attribute {
             for g in attr.g.iter().chain(&attr.graphs) {
                 collect_foreign(g, cx, functions, found);
-            }
-        }
-    }
-}
-
-/// Removes initializers and `Constant` nodes among `candidates` that no node
-/// of the model reads any more. A graph input of the same name keeps its
-/// initializer (it is the input's default value and part of the interface).
-fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet<String>) {
-    let mut used = HashSet::new();
-    if let Some(g) = &model.graph {
-        collect_used(g, &mut used);
-    }
-    for f in &model.functions {
-        for n in &f.node {
-            used.extend(n.input.iter().cloned());
-        }
-    }
-    let unused = |name: &str| candidates.contains(name) && !used.contains(name);
-    if let Some(g) = model.graph.as_mut() {
-        prune_graph(g, &unused);
-    }
-}
-
-fn collect_used(graph: &GraphProto, used: &mut HashSet<String>) {
-    used.extend(graph.output.iter().map(|o| o.name().to_owned()));
-    for node in &graph.node {
-        used.extend(node.input.iter().cloned());
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                collect_used(g, used);
-            }
-        }
-    }
-}
-
-fn prune_graph(graph: &mut GraphProto, unused: &impl Fn(&str) -> bool) {
-    let inputs: HashSet<String> = graph.input.iter().map(|i| i.name().to_owned()).collect();
-    graph
-        .initializer
-        .retain(|t| inputs.contains(t.name()) || !unused(t.name()));
-    graph.node.retain(|n| {
-        !(n.op_type() == "Constant"
-            && is_default_domain(n.domain())
-            && n.output.iter().all(|o| unused(o)))
-    });
-    let pruned: HashSet<String> = graph
-        .value_info
-        .iter()
-        .map(|v| v.name().to_owned())
-        .filter(|n| unused(n) && !graph.node.iter().any(|node| node.output.contains(n)))
-        .collect();
-    graph.value_info.retain(|v| !pruned.contains(v.name()));
-    for node in &mut graph.node {
-        for attr in &mut node.attribute {
-            for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                prune_graph(g, unused);
             }
         }
     }

@@ -4,17 +4,21 @@
 //! it untouched; after each one the graph is checked for consistency in
 //! tests and debug builds.
 
+mod arrange;
 mod decompose_acon;
 mod emit;
 mod inline_functions;
 mod opset_adapt;
 mod prune_opsets;
+mod recognise;
+mod unused;
 
 use std::collections::BTreeMap;
 
 pub use decompose_acon::DecomposeAcon;
 pub use inline_functions::InlineFunctions;
 pub use prune_opsets::PruneAconOpsets;
+pub use recognise::{RecogniseAcon, Target, module_of};
 
 use crate::error::Error;
 use crate::model::check::check_model;
@@ -70,13 +74,42 @@ pub struct ConvertReport {
     pub nodes_added: usize,
     /// Passes that changed the model, in run order.
     pub changed_by: Vec<&'static str>,
+    /// Blocks of standard ops recognised as ACON activations, in graph order
+    /// (subgraphs first).
+    pub recognised: Vec<RecognisedBlock>,
     /// Things left alone that the user should know of.
     pub warnings: Vec<String>,
+}
+
+/// One block `recognise-acon` found and rewrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecognisedBlock {
+    /// The ACON op it computes (`MetaAconC`, …).
+    pub op_type: &'static str,
+    /// The node that wrote its output, after which new nodes are named.
+    pub node: String,
+    pub output: String,
+    /// The PyTorch module, from the exporter's metadata, when it says.
+    pub module: Option<String>,
+    /// The graph it is in (a subgraph's own name).
+    pub graph: String,
+    /// False for a block left as it was: ACON-A's pattern is already the
+    /// standard arrangement.
+    pub rewritten: bool,
 }
 
 impl ConvertReport {
     pub fn rewritten_total(&self) -> usize {
         self.rewritten.values().sum()
+    }
+
+    /// Recognised blocks by op type.
+    pub fn recognised_by_op(&self) -> BTreeMap<&'static str, usize> {
+        let mut by_op = BTreeMap::new();
+        for b in &self.recognised {
+            *by_op.entry(b.op_type).or_default() += 1;
+        }
+        by_op
     }
 }
 
@@ -100,15 +133,42 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The conversion: model-local functions are inlined, ACON ops become
-    /// standard ops, then imports are tidied.
+    /// The conversion: model-local functions are inlined, ACON blocks of
+    /// standard ops are rearranged, ACON ops become standard ops, then
+    /// imports are tidied.
     pub fn convert() -> Pipeline {
         Pipeline {
             passes: vec![
                 Box::new(InlineFunctions),
+                Box::new(RecogniseAcon {
+                    target: Target::Standard,
+                }),
                 Box::new(DecomposeAcon),
                 Box::new(PruneAconOpsets),
             ],
+        }
+    }
+
+    /// `convert --to acon`: every ACON activation, whatever its form, as an
+    /// `acon`-domain custom-op node. Converting the result again gives
+    /// standard ops.
+    pub fn to_acon() -> Pipeline {
+        Pipeline {
+            passes: vec![
+                Box::new(InlineFunctions),
+                Box::new(RecogniseAcon {
+                    target: Target::Acon,
+                }),
+            ],
+        }
+    }
+
+    /// Recognition alone, to custom-op nodes (what `inspect` reports).
+    pub fn recognise() -> Pipeline {
+        Pipeline {
+            passes: vec![Box::new(RecogniseAcon {
+                target: Target::Acon,
+            })],
         }
     }
 
@@ -118,6 +178,13 @@ impl Pipeline {
         Pipeline {
             passes: vec![Box::new(InlineFunctions)],
         }
+    }
+
+    /// Before tract runs a model on the native kernels: functions inlined
+    /// and ACON blocks of standard ops made custom-op nodes, so that every
+    /// ACON activation runs on a kernel.
+    pub fn native() -> Pipeline {
+        Pipeline::to_acon()
     }
 
     pub fn pass_names(&self) -> Vec<&'static str> {

@@ -1,7 +1,8 @@
 //! Handing a model to tract and running it.
 //!
-//! In run order, [`TractModel::new`]: inline model-local functions with
-//! [`Pipeline::inline`] (tract never reads them); walk every graph and
+//! In run order, [`TractModel::new`]: inline model-local functions
+//! (tract never reads them) and, for the native kernels, make recognised
+//! ACON blocks of standard ops custom-op nodes ([`Pipeline::native`]); walk every graph and
 //! subgraph, and either give each ACON-domain node the op type of its native
 //! kernel after checking it against the spec ([`Kernels::Native`]) or refuse
 //! it ([`Kernels::Plain`], for converted models, which must hold standard
@@ -80,6 +81,8 @@ pub struct TractModel {
     pub outputs: Vec<String>,
     /// ACON nodes handed to the native kernels.
     pub native_nodes: usize,
+    /// Of those, the blocks of standard ops `recognise-acon` found.
+    pub recognised: Vec<crate::passes::RecognisedBlock>,
     inference: InferenceModel,
     plans: RefCell<Vec<(Signature, Plan)>>,
 }
@@ -105,12 +108,21 @@ impl TractModel {
         options: &ConvertOptions,
     ) -> Result<TractModel> {
         let at = || format!("{role} `{}`", path.display());
-        Pipeline::inline()
+        // On the kernels, ACON blocks of standard ops become custom-op nodes
+        // too; plain tract runs the model as it is.
+        let pipeline = match kernels {
+            Kernels::Native | Kernels::Reference => Pipeline::native(),
+            Kernels::Plain => Pipeline::inline(),
+        };
+        let prepared = pipeline
             .run(&mut model, options)
             .with_context(|| format!("{}: prepare for tract", at()))?;
         let framework = framework(kernels);
         let native_nodes = prepare_nodes(&mut model, kernels, options, &framework)
             .with_context(|| format!("{}: prepare for tract", at()))?;
+        if let Some(graph) = model.graph.as_mut() {
+            forget_symbols(graph);
+        }
         let graph = model.graph.as_ref().context("the model has no graph")?;
         let inputs = input_decls(graph);
         let outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
@@ -158,6 +170,7 @@ impl TractModel {
             inputs,
             outputs,
             native_nodes,
+            recognised: prepared.recognised,
             inference,
             plans: RefCell::new(vec![]),
         })
@@ -220,6 +233,29 @@ impl TractModel {
         )?;
         Ok(outputs.into_iter().map(|v| v.into_tensor()).collect())
     }
+}
+
+/// Makes the symbolic dims of intermediate values and outputs unknown.
+/// tract fixes the inputs' shapes for each plan, and would otherwise try to
+/// unify, say, `batch` in a value's recorded shape with the batch of 3 it
+/// was given, and fail (the dynamo exporter records every value's shape).
+/// The inputs keep their symbols: they name the dims `--dim` sets.
+fn forget_symbols(graph: &mut GraphProto) {
+    use crate::proto::tensor_shape_proto::dimension::Value;
+    crate::graph::for_each_graph_edit(graph, &mut |g| {
+        for vi in g.value_info.iter_mut().chain(g.output.iter_mut()) {
+            let Some(type_proto::Value::TensorType(t)) =
+                vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+            else {
+                continue;
+            };
+            for d in t.shape.iter_mut().flat_map(|s| s.dim.iter_mut()) {
+                if matches!(d.value, Some(Value::DimParam(_))) {
+                    d.value = None;
+                }
+            }
+        }
+    });
 }
 
 /// tract-onnx's op register, plus the native ACON kernels when asked.

@@ -85,6 +85,8 @@ pub struct SampleRun {
 pub struct RunReport {
     pub model: String,
     pub native_nodes: usize,
+    /// Of those, blocks of standard ops recognised as ACON activations.
+    pub recognised: usize,
     pub samples: Vec<SampleRun>,
     /// Files written by `-o`.
     pub written: Vec<PathBuf>,
@@ -95,10 +97,14 @@ impl RunReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "run `{}` ({} ACON node{} on native kernels)",
+            "run `{}` ({} ACON node{} on native kernels{})",
             self.model,
             self.native_nodes,
-            if self.native_nodes == 1 { "" } else { "s" }
+            if self.native_nodes == 1 { "" } else { "s" },
+            match self.recognised {
+                0 => String::new(),
+                n => format!(", {n} of them recognised in standard ops"),
+            }
         );
         for sample in &self.samples {
             let _ = writeln!(
@@ -159,6 +165,7 @@ pub fn run(model: &Path, options: &RunOptions) -> Result<RunReport> {
     let mut report = RunReport {
         model: model.display().to_string(),
         native_nodes: tract.native_nodes,
+        recognised: tract.recognised.len(),
         samples: vec![],
         written: vec![],
     };

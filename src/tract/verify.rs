@@ -28,6 +28,11 @@
 //!   "inputs": { "source": "random" | "files" | "data", "seed": 0 | null, "samples": 3 },
 //!                                   // seed: random inputs only; samples: how many were run
 //!   "native_nodes": 1,              // ACON nodes run on the native kernels
+//!   "recognised": [ { "op_type": "MetaAconC", "node": "node_add_3", "output": "add_3",
+//!                     "module": "act1 (MetaAconC)" | null, "graph": "main_graph" } ],
+//!                                   // blocks of standard ops in ORIGINAL run as ACON ops
+//!                                   // (among native_nodes); each adds the check
+//!                                   // "original" ~ "exported" on every output
 //!   "samples": [ { "index": 0, "label": "random, seed 0, sample 0",
 //!                  "inputs": [ { "name": "x", "dtype": "float", "shape": [2, 8, 5, 7] } ] } ],
 //!   "outputs": [ {
@@ -36,7 +41,9 @@
 //!       "checks": [ {
 //!           "sample": 0,
 //!           "actual": "converted" | "original",
-//!           "expected": "original" | "expected",   // "expected": output_K.pb of --data
+//!           "expected": "original" | "expected" | "exported",
+//!                                   // "expected": output_K.pb of --data; "exported":
+//!                                   // ORIGINAL's own standard ops on plain tract
 //!           "shape": [2, 8, 5, 7],
 //!           "passed": true,
 //!           "problem": null | "shape [2, 8] differs from [2, 9]",
@@ -194,6 +201,8 @@ pub struct VerifyReport {
     pub tolerance: ToleranceReport,
     pub inputs: InputsReport,
     pub native_nodes: usize,
+    /// Blocks of standard ops in ORIGINAL recognised as ACON activations.
+    pub recognised: Vec<crate::passes::RecognisedBlock>,
     pub samples: Vec<SampleReport>,
     pub outputs: Vec<OutputReport>,
     pub summary: Summary,
@@ -224,6 +233,7 @@ impl VerifyReport {
                 samples: if random { options.inputs.samples } else { 0 },
             },
             native_nodes: 0,
+            recognised: vec![],
             samples: vec![],
             outputs: vec![],
             summary: Summary {
@@ -259,13 +269,29 @@ impl VerifyReport {
             Some(c) => format!("`{c}`"),
             None => "its in-memory conversion".to_owned(),
         };
+        let recognised = match self.recognised.len() {
+            0 => String::new(),
+            n => format!(", {n} of them recognised in standard ops"),
+        };
         let _ = writeln!(
             s,
-            "verify `{}` ({} ACON node{} on native kernels) against {against}",
+            "verify `{}` ({} ACON node{} on native kernels{recognised}) against {against}",
             self.original,
             self.native_nodes,
             if self.native_nodes == 1 { "" } else { "s" }
         );
+        for b in &self.recognised {
+            let _ = writeln!(
+                s,
+                "  recognised {} `{}`{}",
+                b.op_type,
+                b.output,
+                b.module
+                    .as_ref()
+                    .map(|m| format!(" from {m}"))
+                    .unwrap_or_default()
+            );
+        }
         let mut bounds: Vec<String> = vec![];
         for o in &self.outputs {
             let b = format!("{} atol {:e} rtol {:e}", o.dtype, o.atol, o.rtol);
@@ -574,6 +600,22 @@ pub fn verify(
         &options.convert,
     )?;
     report.native_nodes = reference.native_nodes;
+    report.recognised = reference.recognised.clone();
+    // ORIGINAL's recognised blocks run on the reference kernels with the
+    // parameters read from them; its own standard ops, on plain tract, are
+    // what those must reproduce.
+    let exported = if reference.recognised.is_empty() {
+        None
+    } else {
+        let model = crate::load(original).context("ORIGINAL")?;
+        Some(TractModel::new(
+            model,
+            original,
+            "ORIGINAL as exported",
+            Kernels::Plain,
+            &options.convert,
+        )?)
+    };
     let input_map = match_names(
         &reference
             .inputs
@@ -622,6 +664,13 @@ pub fn verify(
         let want = reference
             .run(&sample.inputs)
             .with_context(|| at("run ORIGINAL"))?;
+        let as_exported = match &exported {
+            Some(m) => Some(
+                m.run(&sample.inputs)
+                    .with_context(|| at("run ORIGINAL as exported"))?,
+            ),
+            None => None,
+        };
         let candidate_inputs: Vec<Tensor> = input_map
             .iter()
             .map(|&i| sample.inputs[i].clone())
@@ -644,6 +693,11 @@ pub fn verify(
                 want_k,
                 options,
             )?);
+            if let Some(ex) = &as_exported {
+                out.checks.push(check(
+                    index, "original", "exported", want_k, &ex[k], options,
+                )?);
+            }
             if let Some(Some(expected)) = sample.expected.get(k) {
                 let expected = expected_as(expected, want_k);
                 out.checks.push(check(

@@ -1,0 +1,66 @@
+//! Dropping the constants a rewrite left unread: initializers and
+//! `Constant` nodes among the inputs of replaced nodes that no node of the
+//! model (graph, subgraphs, functions) reads any more, and the value infos
+//! of values no node writes any more.
+
+use std::collections::HashSet;
+
+use crate::passes::is_default_domain;
+use crate::proto::{GraphProto, ModelProto};
+
+/// Removes initializers and `Constant` nodes among `candidates` that no node
+/// of the model reads any more. A graph input of the same name keeps its
+/// initializer (it is the input's default value and part of the interface).
+pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet<String>) {
+    let mut used = HashSet::new();
+    if let Some(g) = &model.graph {
+        collect_used(g, &mut used);
+    }
+    for f in &model.functions {
+        for n in &f.node {
+            used.extend(n.input.iter().cloned());
+        }
+    }
+    let unused = |name: &str| candidates.contains(name) && !used.contains(name);
+    if let Some(g) = model.graph.as_mut() {
+        prune_graph(g, &unused);
+    }
+}
+
+fn collect_used(graph: &GraphProto, used: &mut HashSet<String>) {
+    used.extend(graph.output.iter().map(|o| o.name().to_owned()));
+    for node in &graph.node {
+        used.extend(node.input.iter().cloned());
+        for attr in &node.attribute {
+            for g in attr.g.iter().chain(&attr.graphs) {
+                collect_used(g, used);
+            }
+        }
+    }
+}
+
+fn prune_graph(graph: &mut GraphProto, unused: &impl Fn(&str) -> bool) {
+    let inputs: HashSet<String> = graph.input.iter().map(|i| i.name().to_owned()).collect();
+    graph
+        .initializer
+        .retain(|t| inputs.contains(t.name()) || !unused(t.name()));
+    graph.node.retain(|n| {
+        !(n.op_type() == "Constant"
+            && is_default_domain(n.domain())
+            && n.output.iter().all(|o| unused(o)))
+    });
+    let pruned: HashSet<String> = graph
+        .value_info
+        .iter()
+        .map(|v| v.name().to_owned())
+        .filter(|n| unused(n) && !graph.node.iter().any(|node| node.output.contains(n)))
+        .collect();
+    graph.value_info.retain(|v| !pruned.contains(v.name()));
+    for node in &mut graph.node {
+        for attr in &mut node.attribute {
+            for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
+                prune_graph(g, unused);
+            }
+        }
+    }
+}
