@@ -102,7 +102,7 @@ impl Error {
     }
 }
 
-/// An ACON node that breaks `shared/spec/acon-ops.md`.
+/// An ACON node that breaks `docs/acon-ops.md`.
 #[derive(Debug, thiserror::Error)]
 #[error("node `{node}` ({domain}::{op_type}): {problem}")]
 pub struct NodeError {

@@ -1,5 +1,5 @@
 //! Native ACON kernels for tract, written straight from the formulas of
-//! `shared/spec/acon-ops.md`. They are the independent reference that
+//! `docs/acon-ops.md`. They are the independent reference that
 //! `verify` compares a converted model against, so they share no code with
 //! the decomposition in `passes/`.
 //!

@@ -1,6 +1,6 @@
 //! What the tests of issue #3 check converted models against: a chain of
 //! ACON nodes built in Rust with its result computed in f64 straight from the
-//! formulas of `shared/spec/acon-ops.md`, and PyTorch's outputs of the
+//! formulas of `docs/acon-ops.md`, and PyTorch's outputs of the
 //! fixtures, both compared under the named `close` tolerance of the model's
 //! float type; a scope check (everything read is in scope, nothing shadows);
 //! and a small f64 evaluator of converted graphs for what tract cannot run
