@@ -20,6 +20,7 @@ use prost::Message;
 use crate::error::Error;
 use crate::model::external::{self, ExternalSources};
 use crate::model::mapped;
+use crate::model::paths::{parent_dir, same_file};
 use crate::model::sink::StreamingSink;
 use crate::proto::ModelProto;
 
@@ -250,7 +251,7 @@ pub fn save_with_report(
         });
     }
     let data_path = dir.join(&location);
-    if crate::same_file(&data_path, path) {
+    if same_file(&data_path, path) {
         return Err(refuse(format!(
             "the external data file `{location}` would be the model file itself"
         )));
@@ -286,7 +287,7 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
         path: path.to_owned(),
         reason,
     };
-    if let Some(input) = options.inputs.iter().find(|i| crate::same_file(i, path)) {
+    if let Some(input) = options.inputs.iter().find(|i| same_file(i, path)) {
         return Err(refuse(format!(
             "it would replace the input `{}`; choose another path",
             input.display()
@@ -352,13 +353,6 @@ fn write_atomically(
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<(), Error> {
     persist(write_temp(path, dir, write)?, path, overwrite)
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Encodes with prost straight into `file` (new and empty) through a fixed
