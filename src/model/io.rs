@@ -194,11 +194,11 @@ pub fn save_with_report(
     let embedded_len = model.encoded_len() as u64;
     let (location, automatic) = match &options.external {
         ExternalData::Never if embedded_len > options.max_proto_size => {
-            return Err(refuse(format!(
-                "the model would take {embedded_len} bytes, past protobuf's limit of {} \
-                 bytes; drop --no-external-data to write its tensor data to an external file",
-                options.max_proto_size
-            )));
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                bytes: embedded_len,
+                limit: options.max_proto_size,
+            });
         }
         ExternalData::Never => (None, false),
         ExternalData::Auto if embedded_len <= options.max_proto_size => (None, false),
@@ -302,7 +302,9 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
             ));
         }
         Ok(_) if !options.overwrite => {
-            return Err(refuse("the file exists (use --force to replace it)".into()));
+            return Err(Error::Exists {
+                path: path.to_owned(),
+            });
         }
         _ => {}
     }

@@ -26,6 +26,7 @@ use tract_onnx::prelude::*;
 use crate::model::facts::Dim;
 use crate::proto::{DataType, TensorProto};
 use crate::tract::engine::InputDecl;
+use crate::tract::error::OptionError;
 use crate::tract::npy;
 use crate::tract::tensor::tensor_from_proto;
 
@@ -175,7 +176,7 @@ pub fn samples(
     options: &InputOptions,
 ) -> Result<Vec<Sample>> {
     if !options.files.is_empty() && !options.data.is_empty() {
-        bail!("give inputs either with --input or with --data, not both");
+        bail!(OptionError::TwoSources);
     }
     if !options.files.is_empty() {
         return Ok(vec![from_files(decls, &options.files)?]);
@@ -190,16 +191,16 @@ pub fn samples(
         return Ok(out);
     }
     if options.samples == 0 {
-        bail!("--samples must be at least 1");
+        bail!(OptionError::NoSamples);
     }
     for range in &options.ranges {
         if let Some(name) = &range.input
             && !decls.iter().any(|d| &d.name == name)
         {
-            bail!(
-                "--range names `{name}`, which is not an input ({})",
-                input_list(decls)
-            );
+            bail!(OptionError::UnknownRangeInput {
+                name: name.clone(),
+                inputs: input_list(decls),
+            });
         }
     }
     let symbols: Vec<&str> = decls
@@ -212,15 +213,14 @@ pub fn samples(
         .collect();
     for dim in &options.dims {
         if !symbols.contains(&dim.name.as_str()) {
-            bail!(
-                "--dim names `{}`, which no input uses (symbolic dims: {})",
-                dim.name,
-                if symbols.is_empty() {
+            bail!(OptionError::UnknownDim {
+                name: dim.name.clone(),
+                symbols: if symbols.is_empty() {
                     "none".to_owned()
                 } else {
                     symbols.join(", ")
-                }
-            );
+                },
+            });
         }
     }
     (0..options.samples)
@@ -273,12 +273,11 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
     let mut inputs = vec![];
     for decl in decls {
         let Some((t, from)) = given.remove(&decl.name) else {
-            bail!(
-                "input `{}` ({} {}) is not given; with --input every input needs a file",
-                decl.name,
-                decl.type_name(),
-                decl.shape_string()
-            );
+            bail!(OptionError::InputNotGiven {
+                input: decl.name.clone(),
+                type_name: decl.type_name(),
+                shape: decl.shape_string(),
+            });
         };
         inputs.push(conform(decl, t, &from, &mut symbols)?);
     }
@@ -299,7 +298,9 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
 /// The test data set folders `dir` stands for, in order.
 fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        bail!("--data `{}` is not a folder", dir.display());
+        bail!(OptionError::DataNotFolder {
+            path: dir.to_owned()
+        });
     }
     if dir.join("input_0.pb").exists() {
         return Ok(vec![dir.to_owned()]);
@@ -315,10 +316,9 @@ fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     sets.sort();
     if sets.is_empty() {
-        bail!(
-            "--data `{}` holds neither input_0.pb nor test_data_set_* folders",
-            dir.display()
-        );
+        bail!(OptionError::NoDataSets {
+            path: dir.to_owned()
+        });
     }
     Ok(sets.into_iter().map(|(_, p)| p).collect())
 }
@@ -513,11 +513,9 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
                     Dim::Unknown => 1,
                 })
                 .collect(),
-            None => bail!(
-                "input `{}` has no declared shape, so random data cannot be made; give it \
-                 with --input or --data",
-                decl.name
-            ),
+            None => bail!(OptionError::NoDeclaredShape {
+                input: decl.name.clone()
+            }),
         };
         let range = options
             .ranges
@@ -529,12 +527,10 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .filter(|&c| c <= MAX_RANDOM_ELEMENTS)
-            .with_context(|| {
-                format!(
-                    "input `{}` has the shape {shape:?}: more than {MAX_RANDOM_ELEMENTS} \
-                     elements of random data; set its symbolic dims with --dim or give data",
-                    decl.name
-                )
+            .ok_or_else(|| OptionError::TooMuchRandomData {
+                input: decl.name.clone(),
+                shape: shape.clone(),
+                max: MAX_RANDOM_ELEMENTS,
             })?;
         let t = if dt == DatumType::Bool {
             let v: Vec<bool> = (0..count).map(|_| rng.next_u64() & 1 == 1).collect();
