@@ -14,6 +14,7 @@ pub mod model;
 pub mod ops;
 pub mod passes;
 pub mod proto;
+pub mod rng;
 pub mod zoo;
 
 use std::path::Path;

@@ -164,16 +164,11 @@ fn valid_then_graph_tensor(tensor: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), so a failure replays.
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-        })
-        .collect()
+/// Deterministic pseudo-random bytes (the crate's generator), so a failure
+/// replays.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = acon_onnx::rng::Rng::new(seed);
+    (0..len).map(|_| (rng.next_u64() >> 56) as u8).collect()
 }
 
 /// `If` nodes nested `depth` deep, an AconC in the innermost then-branch.

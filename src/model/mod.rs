@@ -2,8 +2,8 @@
 //! (`io`, `external`; every file the tool writes goes through `atomic`, and
 //! `paths` says when two paths are one file), and the small tables the
 //! passes share: tensor contents as numbers (`tensor`), value shapes and
-//! types (`facts`), fresh unique names (`names`) and graph consistency
-//! checks (`check`).
+//! types (`facts`), the opsets a model imports (`opsets`), fresh unique
+//! names (`names`) and graph consistency checks (`check`).
 //!
 //! Loading reads the file once and decodes it without copying weights: each
 //! tensor's `raw_data` is a slice of the file's buffer, or of its external
@@ -22,6 +22,7 @@ pub mod facts;
 pub mod io;
 pub mod mapped;
 pub mod names;
+pub mod opsets;
 pub mod paths;
 pub mod sink;
 pub mod tensor;

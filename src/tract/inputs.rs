@@ -25,6 +25,7 @@ use tract_onnx::prelude::*;
 
 use crate::model::facts::Dim;
 use crate::proto::{DataType, TensorProto};
+use crate::rng::Rng;
 use crate::tract::engine::InputDecl;
 use crate::tract::error::OptionError;
 use crate::tract::npy;
@@ -489,7 +490,7 @@ fn conform(
 const MAX_RANDOM_ELEMENTS: usize = 1 << 30;
 
 fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> Result<Sample> {
-    let mut rng = SplitMix64::new(options.seed, index as u64);
+    let mut rng = sample_rng(options.seed, index as u64);
     let mut inputs = vec![];
     for decl in decls {
         let Some(dt) = datum_type(decl.elem_type) else {
@@ -537,9 +538,7 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
             Tensor::from_shape(&shape, &v)?
         } else if dt.is_float() {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((-3.0, 3.0));
-            let v: Vec<f64> = (0..count)
-                .map(|_| lo + (hi - lo) * rng.next_f64())
-                .collect();
+            let v: Vec<f64> = (0..count).map(|_| lo + (hi - lo) * rng.unit()).collect();
             Tensor::from_shape(&shape, &v)?.cast_to_dt(dt)?.into_owned()
         } else {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((0.0, 10.0));
@@ -562,29 +561,12 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
     })
 }
 
-/// A small, fast generator (SplitMix64); the data only has to be
-/// reproducible and spread out, not cryptographic.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64, stream: u64) -> Self {
-        let mut g = SplitMix64(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
-        g.next_u64();
-        g
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// The generator of sample `index`. The stream is derived as it always was
+/// (not with `Rng::stream`), so a seed still gives the inputs it gave before.
+fn sample_rng(seed: u64, index: u64) -> Rng {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
+    rng.next_u64();
+    rng
 }
 
 #[cfg(test)]
@@ -615,7 +597,7 @@ mod tests {
 
     #[test]
     fn random_streams_differ_by_seed_and_sample() {
-        let first = |seed, stream| SplitMix64::new(seed, stream).next_u64();
+        let first = |seed, stream| sample_rng(seed, stream).next_u64();
         assert_ne!(first(0, 0), first(0, 1));
         assert_ne!(first(0, 0), first(1, 0));
         assert_eq!(first(7, 3), first(7, 3));

@@ -46,20 +46,17 @@ pub const EVERY_STAGE: [Stage; 6] = [
 /// MetaAconC's `epsilon`; an ONNX float attribute is an f32.
 const EPSILON: f32 = 1e-3;
 
-/// Deterministic pseudo-random numbers (a 64-bit LCG, top 53 bits).
-pub struct Rng(u64);
+/// Deterministic pseudo-random parameters: the crate's one generator
+/// (`acon_onnx::rng`), drawn as arrays.
+pub struct Rng(acon_onnx::rng::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(acon_onnx::rng::Rng::new(seed))
     }
 
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        lo + (hi - lo) * ((self.0 >> 11) as f64 / (1u64 << 53) as f64)
+        self.0.uniform(lo, hi)
     }
 
     /// An array of `dims` in `[lo, hi)`, rounded to `ty` as the model stores it.
