@@ -15,8 +15,9 @@
 #
 # The corpus of each target is seeded from fixtures/*/model.onnx; what the
 # fuzzer adds stays in fuzz/corpus/ (not committed). Crashes land in
-# fuzz/artifacts/<target>/ and each becomes a test in tests/hostile.rs. Logs
-# go to fuzz/logs/<target>.log; their last lines hold the figures.
+# fuzz/artifacts/<target>/ and each becomes a test in
+# tests/hostile/fuzz_crashes.rs. Logs go to fuzz/logs/<target>.log; their
+# last lines hold the figures.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -49,6 +49,23 @@ pub enum Error {
     /// Anything else the model asks for that we do not do.
     #[error("{0}")]
     Unsupported(String),
+
+    /// The destination exists and replacing it was not allowed
+    /// (`SaveOptions::overwrite`).
+    #[error("cannot save `{}`: the file exists", path.display())]
+    Exists { path: PathBuf },
+
+    /// Embedded, the model would pass protobuf's size limit, and external
+    /// data was refused (`ExternalData::Never`).
+    #[error(
+        "cannot save `{}`: the model would take {bytes} bytes, past protobuf's limit of {limit} bytes",
+        path.display()
+    )]
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl From<NodeError> for Error {
@@ -102,7 +119,7 @@ impl Error {
     }
 }
 
-/// An ACON node that breaks `shared/spec/acon-ops.md`.
+/// An ACON node that breaks `docs/acon-ops.md`.
 #[derive(Debug, thiserror::Error)]
 #[error("node `{node}` ({domain}::{op_type}): {problem}")]
 pub struct NodeError {

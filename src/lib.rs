@@ -15,6 +15,7 @@ pub mod model;
 pub mod ops;
 pub mod passes;
 pub mod proto;
+pub mod rng;
 pub mod zoo;
 
 use std::path::Path;
@@ -61,7 +62,7 @@ pub fn convert_file_with(
     options: &ConvertOptions,
     mut save_options: SaveOptions,
 ) -> Result<(ConvertReport, Saved), Error> {
-    if same_file(input, output) {
+    if model::paths::same_file(input, output) {
         return Err(Error::Save {
             path: output.to_owned(),
             reason: "the output would replace the input; choose another path".into(),
@@ -76,23 +77,6 @@ pub fn convert_file_with(
     save_options.inputs.extend(sources.files.iter().cloned());
     let saved = model::save_with_report(&model, output, &save_options)?;
     Ok((report, saved))
-}
-
-/// True when `a` and `b` name the same file (or `b` would replace `a`).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    let canonical = |p: &Path| {
-        p.canonicalize().ok().or_else(|| {
-            let parent = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok()?,
-                _ => std::env::current_dir().ok()?,
-            };
-            Some(parent.join(p.file_name()?))
-        })
-    };
-    match (canonical(a), canonical(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    }
 }
 
 #[cfg(feature = "tract")]

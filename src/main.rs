@@ -1,6 +1,7 @@
 //! The `acon-onnx` command line: parses arguments, calls the library, prints
 //! reports and turns the outcome into an exit code (0 success, 1 `verify`
-//! found a difference, 2 any error, printed as a cause chain).
+//! found a difference, 2 any error, printed as a cause chain). The library
+//! says what is wrong; where a flag fixes it, this file says which.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -120,10 +121,10 @@ struct InspectArgs {
 #[derive(Args)]
 struct ZooArgs {
     /// The network.
-    arch: zoo::Arch,
+    arch: ArchArg,
     /// The activation put in the ACON slots (see docs/seed-table.md for where they are).
     #[arg(long, value_enum, default_value = "relu")]
-    act: zoo::Activation,
+    act: ActivationArg,
     /// Width multiplier [default: 1.0; ShuffleNetV2 takes 0.5, 1.0, 1.5 or 2.0].
     #[arg(long)]
     width: Option<f64>,
@@ -157,6 +158,82 @@ fn parse_dim(s: &str) -> Result<(String, usize), String> {
     Ok((name.to_owned(), value))
 }
 
+/// `zoo::Arch` as the command line spells it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ArchArg {
+    #[value(name = "mobilenet_v1")]
+    MobileNetV1,
+    #[value(name = "mobilenet_v2")]
+    MobileNetV2,
+    #[value(name = "shufflenet_v2")]
+    ShuffleNetV2,
+    Resnet18,
+    Resnet50,
+    Resnet101,
+    Resnet152,
+}
+
+impl From<ArchArg> for zoo::Arch {
+    fn from(arch: ArchArg) -> Self {
+        match arch {
+            ArchArg::MobileNetV1 => zoo::Arch::MobileNetV1,
+            ArchArg::MobileNetV2 => zoo::Arch::MobileNetV2,
+            ArchArg::ShuffleNetV2 => zoo::Arch::ShuffleNetV2,
+            ArchArg::Resnet18 => zoo::Arch::Resnet18,
+            ArchArg::Resnet50 => zoo::Arch::Resnet50,
+            ArchArg::Resnet101 => zoo::Arch::Resnet101,
+            ArchArg::Resnet152 => zoo::Arch::Resnet152,
+        }
+    }
+}
+
+/// `zoo::Activation` as the command line spells it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ActivationArg {
+    Relu,
+    Swish,
+    AconC,
+    MetaAcon,
+}
+
+impl From<ActivationArg> for zoo::Activation {
+    fn from(act: ActivationArg) -> Self {
+        match act {
+            ActivationArg::Relu => zoo::Activation::Relu,
+            ActivationArg::Swish => zoo::Activation::Swish,
+            ActivationArg::AconC => zoo::Activation::AconC,
+            ActivationArg::MetaAcon => zoo::Activation::MetaAcon,
+        }
+    }
+}
+
+/// The error's cause chain as `{:#}` prints it, with the library's typed
+/// errors reworded in terms of the flags that fix them.
+fn explain(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| in_flag_terms(cause).unwrap_or_else(|| cause.to_string()))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// What the command line says instead of `cause`, when it knows better.
+fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<acon_onnx::Error>() {
+        return match e {
+            acon_onnx::Error::Exists { .. } => Some(format!("{e} (use --force to replace it)")),
+            acon_onnx::Error::TooLarge { .. } => Some(format!(
+                "{e}; drop --no-external-data to write its tensor data to an external file"
+            )),
+            _ => None,
+        };
+    }
+    #[cfg(feature = "tract")]
+    if let Some(e) = cause.downcast_ref::<acon_onnx::tract::OptionError>() {
+        return Some(tract_cli::in_flag_terms(e));
+    }
+    None
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Our code must not panic; if a dependency does, report it as an error
@@ -177,7 +254,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(code)) => code,
         Ok(Err(err)) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", explain(&err));
             ExitCode::from(2)
         }
         Err(_) => ExitCode::from(2),
@@ -366,7 +443,8 @@ fn inspect_model(args: InspectArgs) -> Result<ExitCode> {
 
 fn zoo_model(args: ZooArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut options = zoo::ZooOptions::new(args.arch, args.act);
+    let (arch, act) = (zoo::Arch::from(args.arch), zoo::Activation::from(args.act));
+    let mut options = zoo::ZooOptions::new(arch, act);
     options.width = args.width;
     options.resolution = args.resolution;
     options.seed = args.seed;
@@ -375,7 +453,7 @@ fn zoo_model(args: ZooArgs) -> Result<ExitCode> {
         Ok(n) => zoo::BatchDim::Fixed(n),
         Err(_) => zoo::BatchDim::Symbol(args.batch.clone()),
     };
-    let model = zoo::build(&options).with_context(|| format!("zoo {}", args.arch))?;
+    let model = zoo::build(&options).with_context(|| format!("zoo {arch}"))?;
     let save = SaveOptions {
         overwrite: args.force,
         ..Default::default()
@@ -384,8 +462,8 @@ fn zoo_model(args: ZooArgs) -> Result<ExitCode> {
     let params = acon_onnx::flops::count(&model, &Default::default(), &ConvertOptions::default());
     println!(
         "{} {} width {} -> {}: {} parameters, {} multiply-adds, in {:.1} ms",
-        args.arch,
-        args.act.name(),
+        arch,
+        act.name(),
         options.width(),
         args.output.display(),
         acon_onnx::flops::human(params.parameters),
@@ -407,7 +485,50 @@ mod tract_cli {
     use acon_onnx::ConvertOptions;
     use acon_onnx::compare::Tolerance;
     use acon_onnx::tract::inputs::{DimSpec, InputFile, InputOptions, RangeSpec};
-    use acon_onnx::tract::{BenchOptions, RunOptions, VerifyOptions, VerifyReport};
+    use acon_onnx::tract::{BenchOptions, OptionError, RunOptions, VerifyOptions, VerifyReport};
+
+    /// An option error of verify, run or bench, in terms of their flags.
+    pub fn in_flag_terms(e: &OptionError) -> String {
+        match e {
+            OptionError::TwoSources => {
+                "give inputs either with --input or with --data, not both".into()
+            }
+            OptionError::NoSamples => "--samples must be at least 1".into(),
+            OptionError::UnknownRangeInput { name, inputs } => {
+                format!("--range names `{name}`, which is not an input ({inputs})")
+            }
+            OptionError::UnknownDim { name, symbols } => {
+                format!("--dim names `{name}`, which no input uses (symbolic dims: {symbols})")
+            }
+            OptionError::InputNotGiven {
+                input,
+                type_name,
+                shape,
+            } => format!(
+                "input `{input}` ({type_name} {shape}) is not given; with --input every input \
+                 needs a file"
+            ),
+            OptionError::DataNotFolder { path } => {
+                format!("--data `{}` is not a folder", path.display())
+            }
+            OptionError::NoDataSets { path } => format!(
+                "--data `{}` holds neither input_0.pb nor test_data_set_* folders",
+                path.display()
+            ),
+            OptionError::NoDeclaredShape { .. } => {
+                format!("{e}; give it with --input or --data")
+            }
+            OptionError::TooMuchRandomData { .. } => {
+                format!("{e}; set its symbolic dims with --dim or give data")
+            }
+            OptionError::OutputsOfSeveralSamples { samples } => format!(
+                "-o writes the outputs of one sample, and the inputs give {samples}; pass one \
+                 test_data_set folder or --samples 1"
+            ),
+            OptionError::NoThreads => "--threads must be at least 1".into(),
+            OptionError::NoRuns => "--runs must be at least 1".into(),
+        }
+    }
 
     /// Where the inputs come from; shared by verify, run and bench.
     #[derive(Args)]

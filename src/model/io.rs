@@ -5,10 +5,10 @@
 //! their mapped data files (see `external` and `mapped`).
 //!
 //! `save` streams prost's encoding through a small buffer into a temporary
-//! file beside the destination and renames it. With external data it first
-//! writes the data file the same way, and renames it just before the model,
-//! so a model is never visible without its data and a failed save leaves
-//! neither file behind.
+//! file beside the destination and renames it (`atomic`). With external
+//! data it first writes the data file the same way, and renames it just
+//! before the model, so a model is never visible without its data and a
+//! failed save leaves neither file behind.
 
 use std::fs::File;
 use std::io;
@@ -18,8 +18,10 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::error::Error;
+use crate::model::atomic::{persist, temp_beside, write_atomically};
 use crate::model::external::{self, ExternalSources};
 use crate::model::mapped;
+use crate::model::paths::{parent_dir, same_file};
 use crate::model::sink::StreamingSink;
 use crate::proto::ModelProto;
 
@@ -192,11 +194,11 @@ pub fn save_with_report(
     let embedded_len = model.encoded_len() as u64;
     let (location, automatic) = match &options.external {
         ExternalData::Never if embedded_len > options.max_proto_size => {
-            return Err(refuse(format!(
-                "the model would take {embedded_len} bytes, past protobuf's limit of {} \
-                 bytes; drop --no-external-data to write its tensor data to an external file",
-                options.max_proto_size
-            )));
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                bytes: embedded_len,
+                limit: options.max_proto_size,
+            });
         }
         ExternalData::Never => (None, false),
         ExternalData::Auto if embedded_len <= options.max_proto_size => (None, false),
@@ -217,7 +219,7 @@ pub fn save_with_report(
         }
     };
     let Some(location) = location else {
-        write_atomically(path, &dir, options.overwrite, |f| {
+        write_atomically(path, options.overwrite, |f| {
             write_streaming(model, embedded_len, f)
         })?;
         return Ok(Saved {
@@ -240,7 +242,7 @@ pub fn save_with_report(
     }
     if layout.tensors.is_empty() {
         // No tensor is large enough: no data file.
-        write_atomically(path, &dir, options.overwrite, |f| {
+        write_atomically(path, options.overwrite, |f| {
             write_streaming(&out, model_bytes, f)
         })?;
         return Ok(Saved {
@@ -250,18 +252,17 @@ pub fn save_with_report(
         });
     }
     let data_path = dir.join(&location);
-    if crate::same_file(&data_path, path) {
+    if same_file(&data_path, path) {
         return Err(refuse(format!(
             "the external data file `{location}` would be the model file itself"
         )));
     }
     check_destination(&data_path, options)?;
-    let data_dir = parent_dir(&data_path);
-    let data_tmp = write_temp(&data_path, &data_dir, |f| {
+    let data_tmp = temp_beside(&data_path, |f| {
         reserve(f, layout.len)?;
         external::write_data(&layout, f)
     })?;
-    let model_tmp = write_temp(path, &dir, |f| write_streaming(&out, model_bytes, f))?;
+    let model_tmp = temp_beside(path, |f| write_streaming(&out, model_bytes, f))?;
     // Data first: a model file never points at a data file not yet there.
     persist(data_tmp, &data_path, options.overwrite)?;
     if let Err(e) = persist(model_tmp, path, options.overwrite) {
@@ -286,7 +287,7 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
         path: path.to_owned(),
         reason,
     };
-    if let Some(input) = options.inputs.iter().find(|i| crate::same_file(i, path)) {
+    if let Some(input) = options.inputs.iter().find(|i| same_file(i, path)) {
         return Err(refuse(format!(
             "it would replace the input `{}`; choose another path",
             input.display()
@@ -301,7 +302,9 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
             ));
         }
         Ok(_) if !options.overwrite => {
-            return Err(refuse("the file exists (use --force to replace it)".into()));
+            return Err(Error::Exists {
+                path: path.to_owned(),
+            });
         }
         _ => {}
     }
@@ -313,52 +316,6 @@ fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
         )));
     }
     Ok(())
-}
-
-/// A temporary file in `dir` holding what `write` wrote; removed when dropped
-/// unpersisted.
-fn write_temp(
-    path: &Path,
-    dir: &Path,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<tempfile::NamedTempFile, Error> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".acon-onnx-").suffix(".tmp");
-    // A temporary file is private (0600) by default; the file it becomes
-    // gets the usual 0666 less the umask, as any file the user writes.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, "cannot create a temporary file beside", e))?;
-    write(tmp.as_file_mut()).map_err(|e| Error::io(path, "cannot write", e))?;
-    Ok(tmp)
-}
-
-fn persist(tmp: tempfile::NamedTempFile, path: &Path, overwrite: bool) -> Result<(), Error> {
-    let persisted = if overwrite {
-        tmp.persist(path).map(|_| ())
-    } else {
-        // Refuses to replace a file that appeared since the check.
-        tmp.persist_noclobber(path).map(|_| ())
-    };
-    persisted.map_err(|e| Error::io(path, "cannot move the written file to", e.error))
-}
-
-fn write_atomically(
-    path: &Path,
-    dir: &Path,
-    overwrite: bool,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<(), Error> {
-    persist(write_temp(path, dir, write)?, path, overwrite)
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Encodes with prost straight into `file` (new and empty) through a fixed

@@ -1,7 +1,9 @@
 //! Reading and writing `ModelProto` files with their external data
-//! (`io`, `external`), and the small tables the passes share: tensor contents
-//! as numbers (`tensor`), value shapes and types (`facts`), fresh unique names
-//! (`names`) and graph consistency checks (`check`).
+//! (`io`, `external`; every file the tool writes goes through `atomic`, and
+//! `paths` says when two paths are one file), and the small tables the
+//! passes share: tensor contents as numbers (`tensor`), value shapes and
+//! types (`facts`), the opsets a model imports (`opsets`), fresh unique
+//! names (`names`) and graph consistency checks (`check`).
 //!
 //! Loading reads the file once and decodes it without copying weights: each
 //! tensor's `raw_data` is a slice of the file's buffer, or of its external
@@ -12,6 +14,7 @@
 //! nothing behind; tensors go to an external data file when asked or when
 //! the model would pass protobuf's 2 GiB limit.
 
+pub mod atomic;
 pub mod build;
 pub mod check;
 pub mod external;
@@ -19,6 +22,8 @@ pub mod facts;
 pub mod io;
 pub mod mapped;
 pub mod names;
+pub mod opsets;
+pub mod paths;
 pub mod sink;
 pub mod tensor;
 

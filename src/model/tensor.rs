@@ -1,7 +1,8 @@
 //! Tensor contents as numbers. Constant folding reads parameters into `f64`
 //! arrays, computes in `f64`, and stores the result back in the model's float
 //! type (`float`, `float16`, `bfloat16` or `double`), little-endian in
-//! `raw_data` as the ONNX spec lays it out.
+//! `raw_data` as the ONNX spec lays it out. Integer tensors (axes, shapes)
+//! are read as `i64` by `read_ints`.
 
 use bytes::Bytes;
 use half::{bf16, f16};
@@ -295,6 +296,29 @@ fn decode_raw(raw: &[u8], ty: FloatType) -> Vec<f64> {
             .chunks_exact(2)
             .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f64())
             .collect(),
+    }
+}
+
+/// The values of an int64 or int32 tensor stored in the model, raw or
+/// typed (axes, shapes, pads); `None` for any other type.
+pub fn read_ints(t: &TensorProto) -> Option<Vec<i64>> {
+    let raw = t.raw_data.as_deref();
+    match DataType::try_from(t.data_type()).ok()? {
+        DataType::Int64 => Some(match raw {
+            Some(r) => r
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            None => t.int64_data.clone(),
+        }),
+        DataType::Int32 => Some(match raw {
+            Some(r) => r
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+            None => t.int32_data.iter().map(|&v| v as i64).collect(),
+        }),
+        _ => None,
     }
 }
 

@@ -22,8 +22,10 @@ use crate::error::Error;
 use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
-use crate::passes::opset_adapt::{self, constant_ints, tensor_ints};
-use crate::passes::{Pass, PassContext, is_default_domain};
+use crate::model::opsets::is_default_domain;
+use crate::model::tensor::read_ints;
+use crate::passes::opset_adapt::{self, constant_ints};
+use crate::passes::{Pass, PassContext};
 use crate::proto::{
     AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     ValueInfoProto,
@@ -233,7 +235,7 @@ impl Inliner {
             return Ok(body);
         };
         let outer = |name: &str| {
-            facts.constant(name).and_then(tensor_ints).or_else(|| {
+            facts.constant(name).and_then(read_ints).or_else(|| {
                 scope
                     .nodes
                     .iter()

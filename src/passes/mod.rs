@@ -19,6 +19,8 @@ pub use decompose_acon::DecomposeAcon;
 pub use inline_functions::InlineFunctions;
 pub use prune_opsets::PruneAconOpsets;
 pub use recognise::{RecogniseAcon, Target, module_of};
+// Model facts, re-exported where the passes have always found them.
+pub use crate::model::opsets::{default_opset, is_default_domain};
 
 use crate::error::Error;
 use crate::model::check::check_model;
@@ -225,18 +227,4 @@ impl Pipeline {
         }
         Ok(cx.report)
     }
-}
-
-/// The version of the default ONNX domain the model imports.
-pub fn default_opset(model: &ModelProto) -> Option<i64> {
-    model
-        .opset_import
-        .iter()
-        .filter(|o| is_default_domain(o.domain()))
-        .map(|o| o.version())
-        .max()
-}
-
-pub fn is_default_domain(domain: &str) -> bool {
-    domain.is_empty() || domain == "ai.onnx"
 }

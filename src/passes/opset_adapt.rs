@@ -12,9 +12,9 @@ use crate::error::Error;
 use crate::model::build::attr_ints;
 use crate::model::check::node_label;
 use crate::model::names::NameTable;
-use crate::model::tensor::int64_tensor;
-use crate::passes::is_default_domain;
-use crate::proto::{AttributeProto, AttributeType, DataType, NodeProto, TensorProto};
+use crate::model::opsets::is_default_domain;
+use crate::model::tensor::{int64_tensor, read_ints};
+use crate::proto::{AttributeProto, AttributeType, NodeProto};
 
 /// Ops whose `axes` moved from an attribute to input 1, and the opset where
 /// it moved (ReduceSum, Squeeze and Unsqueeze at 13, the other reductions at 18).
@@ -101,7 +101,7 @@ impl Adapter<'_> {
             }
             for g in subgraphs(node) {
                 for t in &g.initializer {
-                    if let Some(values) = tensor_ints(t) {
+                    if let Some(values) = read_ints(t) {
                         self.known.insert(t.name().to_owned(), values);
                     }
                 }
@@ -264,31 +264,9 @@ pub fn constant_ints(node: &NodeProto) -> Option<Vec<i64>> {
     }
     let attr = node.attribute.first()?;
     match attr.name() {
-        "value" => tensor_ints(attr.t.as_ref()?),
+        "value" => read_ints(attr.t.as_ref()?),
         "value_ints" => Some(attr.ints.clone()),
         "value_int" => Some(vec![attr.i()]),
-        _ => None,
-    }
-}
-
-/// The values of an int64 or int32 tensor stored in the model.
-pub fn tensor_ints(t: &TensorProto) -> Option<Vec<i64>> {
-    let raw = t.raw_data.as_deref();
-    match DataType::try_from(t.data_type()).ok()? {
-        DataType::Int64 => Some(match raw {
-            Some(r) => r
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-            None => t.int64_data.clone(),
-        }),
-        DataType::Int32 => Some(match raw {
-            Some(r) => r
-                .chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
-                .collect(),
-            None => t.int32_data.iter().map(|&v| v as i64).collect(),
-        }),
         _ => None,
     }
 }

@@ -22,6 +22,7 @@ use tract_onnx::prelude::*;
 
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel, guarded, match_names};
+use crate::tract::error::OptionError;
 use crate::tract::inputs::{InputOptions, samples};
 
 /// What `bench` is asked.
@@ -237,7 +238,7 @@ impl Runner<'_> {
 pub fn set_threads(threads: usize) -> Result<()> {
     use tract_linalg::multithread::{Executor, set_default_executor};
     match threads {
-        0 => bail!("--threads must be at least 1"),
+        0 => bail!(OptionError::NoThreads),
         1 => set_default_executor(Executor::SingleThread),
         n => set_default_executor(Executor::multithread(n)),
     }
@@ -247,7 +248,7 @@ pub fn set_threads(threads: usize) -> Result<()> {
 /// Times `model` (and `options.vs`).
 pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
     if options.runs == 0 {
-        bail!("--runs must be at least 1");
+        bail!(OptionError::NoRuns);
     }
     set_threads(options.threads)?;
     let a = TractModel::load(model, "MODEL", Kernels::Native, &options.convert)?;

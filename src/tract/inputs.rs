@@ -25,7 +25,9 @@ use tract_onnx::prelude::*;
 
 use crate::model::facts::Dim;
 use crate::proto::{DataType, TensorProto};
+use crate::rng::Rng;
 use crate::tract::engine::InputDecl;
+use crate::tract::error::OptionError;
 use crate::tract::npy;
 use crate::tract::tensor::tensor_from_proto;
 
@@ -175,7 +177,7 @@ pub fn samples(
     options: &InputOptions,
 ) -> Result<Vec<Sample>> {
     if !options.files.is_empty() && !options.data.is_empty() {
-        bail!("give inputs either with --input or with --data, not both");
+        bail!(OptionError::TwoSources);
     }
     if !options.files.is_empty() {
         return Ok(vec![from_files(decls, &options.files)?]);
@@ -190,16 +192,16 @@ pub fn samples(
         return Ok(out);
     }
     if options.samples == 0 {
-        bail!("--samples must be at least 1");
+        bail!(OptionError::NoSamples);
     }
     for range in &options.ranges {
         if let Some(name) = &range.input
             && !decls.iter().any(|d| &d.name == name)
         {
-            bail!(
-                "--range names `{name}`, which is not an input ({})",
-                input_list(decls)
-            );
+            bail!(OptionError::UnknownRangeInput {
+                name: name.clone(),
+                inputs: input_list(decls),
+            });
         }
     }
     let symbols: Vec<&str> = decls
@@ -212,15 +214,14 @@ pub fn samples(
         .collect();
     for dim in &options.dims {
         if !symbols.contains(&dim.name.as_str()) {
-            bail!(
-                "--dim names `{}`, which no input uses (symbolic dims: {})",
-                dim.name,
-                if symbols.is_empty() {
+            bail!(OptionError::UnknownDim {
+                name: dim.name.clone(),
+                symbols: if symbols.is_empty() {
                     "none".to_owned()
                 } else {
                     symbols.join(", ")
-                }
-            );
+                },
+            });
         }
     }
     (0..options.samples)
@@ -273,12 +274,11 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
     let mut inputs = vec![];
     for decl in decls {
         let Some((t, from)) = given.remove(&decl.name) else {
-            bail!(
-                "input `{}` ({} {}) is not given; with --input every input needs a file",
-                decl.name,
-                decl.type_name(),
-                decl.shape_string()
-            );
+            bail!(OptionError::InputNotGiven {
+                input: decl.name.clone(),
+                type_name: decl.type_name(),
+                shape: decl.shape_string(),
+            });
         };
         inputs.push(conform(decl, t, &from, &mut symbols)?);
     }
@@ -299,7 +299,9 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
 /// The test data set folders `dir` stands for, in order.
 fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        bail!("--data `{}` is not a folder", dir.display());
+        bail!(OptionError::DataNotFolder {
+            path: dir.to_owned()
+        });
     }
     if dir.join("input_0.pb").exists() {
         return Ok(vec![dir.to_owned()]);
@@ -315,10 +317,9 @@ fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     sets.sort();
     if sets.is_empty() {
-        bail!(
-            "--data `{}` holds neither input_0.pb nor test_data_set_* folders",
-            dir.display()
-        );
+        bail!(OptionError::NoDataSets {
+            path: dir.to_owned()
+        });
     }
     Ok(sets.into_iter().map(|(_, p)| p).collect())
 }
@@ -489,7 +490,7 @@ fn conform(
 const MAX_RANDOM_ELEMENTS: usize = 1 << 30;
 
 fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> Result<Sample> {
-    let mut rng = SplitMix64::new(options.seed, index as u64);
+    let mut rng = sample_rng(options.seed, index as u64);
     let mut inputs = vec![];
     for decl in decls {
         let Some(dt) = datum_type(decl.elem_type) else {
@@ -513,11 +514,9 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
                     Dim::Unknown => 1,
                 })
                 .collect(),
-            None => bail!(
-                "input `{}` has no declared shape, so random data cannot be made; give it \
-                 with --input or --data",
-                decl.name
-            ),
+            None => bail!(OptionError::NoDeclaredShape {
+                input: decl.name.clone()
+            }),
         };
         let range = options
             .ranges
@@ -529,21 +528,17 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .filter(|&c| c <= MAX_RANDOM_ELEMENTS)
-            .with_context(|| {
-                format!(
-                    "input `{}` has the shape {shape:?}: more than {MAX_RANDOM_ELEMENTS} \
-                     elements of random data; set its symbolic dims with --dim or give data",
-                    decl.name
-                )
+            .ok_or_else(|| OptionError::TooMuchRandomData {
+                input: decl.name.clone(),
+                shape: shape.clone(),
+                max: MAX_RANDOM_ELEMENTS,
             })?;
         let t = if dt == DatumType::Bool {
             let v: Vec<bool> = (0..count).map(|_| rng.next_u64() & 1 == 1).collect();
             Tensor::from_shape(&shape, &v)?
         } else if dt.is_float() {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((-3.0, 3.0));
-            let v: Vec<f64> = (0..count)
-                .map(|_| lo + (hi - lo) * rng.next_f64())
-                .collect();
+            let v: Vec<f64> = (0..count).map(|_| lo + (hi - lo) * rng.unit()).collect();
             Tensor::from_shape(&shape, &v)?.cast_to_dt(dt)?.into_owned()
         } else {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((0.0, 10.0));
@@ -566,29 +561,12 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
     })
 }
 
-/// A small, fast generator (SplitMix64); the data only has to be
-/// reproducible and spread out, not cryptographic.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64, stream: u64) -> Self {
-        let mut g = SplitMix64(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
-        g.next_u64();
-        g
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// The generator of sample `index`. The stream is derived as it always was
+/// (not with `Rng::stream`), so a seed still gives the inputs it gave before.
+fn sample_rng(seed: u64, index: u64) -> Rng {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
+    rng.next_u64();
+    rng
 }
 
 #[cfg(test)]
@@ -619,7 +597,7 @@ mod tests {
 
     #[test]
     fn random_streams_differ_by_seed_and_sample() {
-        let first = |seed, stream| SplitMix64::new(seed, stream).next_u64();
+        let first = |seed, stream| sample_rng(seed, stream).next_u64();
         assert_ne!(first(0, 0), first(0, 1));
         assert_ne!(first(0, 0), first(1, 0));
         assert_eq!(first(7, 3), first(7, 3));

@@ -5,16 +5,18 @@
 //! has, float16 included, round-trips. An `.npz` is a zip of `.npy` members:
 //! ndarray-npy's writer stores them, and the reader here takes the
 //! uncompressed archives numpy's `savez` writes. Files are written
-//! atomically: a temporary file beside the destination, then a rename.
+//! atomically by `model::atomic`, as every file the tool writes.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use ndarray_npy::npy::header::Header;
 use ndarray_npy::{NpzWriter, WriteNpyError, WriteNpyExt};
 use tract_onnx::prelude::*;
+
+use crate::model::atomic;
 
 /// The numpy type string of a tract type, little-endian.
 fn descr(dt: DatumType) -> Result<&'static str> {
@@ -290,33 +292,20 @@ pub fn write_npz(path: &Path, arrays: &[(String, Tensor)]) -> Result<()> {
     write_atomically(path, |f| {
         let mut npz = NpzWriter::new(f);
         for (name, array) in &encoded {
-            npz.add_array(name.as_str(), array)?;
+            npz.add_array(name.as_str(), array)
+                .map_err(io::Error::other)?;
         }
-        npz.finish()?;
+        npz.finish().map_err(io::Error::other)?;
         Ok(())
     })
 }
 
-/// Writes a file through a temporary file beside it and a rename, so that a
-/// reader never sees half a file and a failure leaves nothing behind.
+/// Writes a file atomically, replacing it if it exists, with the writer all
+/// files share (`model::atomic`: permissions as the umask allows).
 pub fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".acon-onnx-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file beside `{}`", path.display()))?;
-    write(tmp.as_file_mut()).with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.as_file_mut()
-        .flush()
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the written file to `{}`", path.display()))?;
-    Ok(())
+    Ok(atomic::write_atomically(path, true, |f| {
+        write(f).map_err(io::Error::other)
+    })?)
 }
 
 #[cfg(test)]

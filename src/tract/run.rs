@@ -14,6 +14,7 @@ use tract_onnx::prelude::*;
 
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel};
+use crate::tract::error::OptionError;
 use crate::tract::inputs::{InputOptions, samples};
 use crate::tract::npy;
 use crate::tract::tensor::{datum_name, tensor_to_f64};
@@ -156,11 +157,9 @@ pub fn run(model: &Path, options: &RunOptions) -> Result<RunReport> {
     let tract = TractModel::load(model, "MODEL", Kernels::Native, &options.convert)?;
     let samples = samples(&tract.inputs, &tract.outputs, &options.inputs)?;
     if options.output.is_some() && samples.len() > 1 {
-        bail!(
-            "-o writes the outputs of one sample, and the inputs give {}; pass one \
-             test_data_set folder or --samples 1",
-            samples.len()
-        );
+        bail!(OptionError::OutputsOfSeveralSamples {
+            samples: samples.len()
+        });
     }
     let mut report = RunReport {
         model: model.display().to_string(),

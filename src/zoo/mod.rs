@@ -73,14 +73,10 @@ pub const CLASSES: usize = 1000;
 const ACTIVATION_STREAM: u64 = 1;
 
 /// The networks of the paper's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arch {
-    #[value(name = "mobilenet_v1")]
     MobileNetV1,
-    #[value(name = "mobilenet_v2")]
     MobileNetV2,
-    #[value(name = "shufflenet_v2")]
     ShuffleNetV2,
     Resnet18,
     Resnet50,
@@ -123,7 +119,7 @@ impl fmt::Display for Arch {
 }
 
 /// The activation put in the ACON slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Activation {
     Relu,
     Swish,
