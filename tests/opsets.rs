@@ -220,3 +220,58 @@ fn fixtures_dynamic_batch_double_and_float16_match_pytorch() {
     let original = load(&common::fixture("meta_acon_c_dynbatch").model_path());
     assert_eq!(converted_dims, original.graph.unwrap().input[0]);
 }
+
+/// Issue #15: an ACON domain imported at a version the spec does not define
+/// (it defines 1 only) is refused by every verb that reads ACON nodes,
+/// naming the import and the versions known; `--acon-domain` domains too.
+#[test]
+fn acon_op_set_versions_other_than_1_are_refused() {
+    let chain = Chain::new(&[Stage::C], 4, 2, FloatType::F32, 3);
+    let dir = common::tempdir();
+    let cases = [("acon", 2, None), ("vendor", 3, Some("vendor"))];
+    for (domain, version, extra) in cases {
+        let mut m = chain_model(&chain, 17, &["2", "4", "5", "3"]);
+        if let Some(d) = extra {
+            for n in &mut m.graph.as_mut().unwrap().node {
+                n.domain = Some(d.into());
+            }
+            m.opset_import.push(acon_onnx::proto::OperatorSetIdProto {
+                domain: Some(d.into()),
+                version: Some(version),
+            });
+        } else {
+            m.opset_import[1].version = Some(version);
+        }
+        let input = dir.path().join(format!("{domain}.onnx"));
+        write_model(&input, &m);
+        let input = input.to_str().unwrap();
+        let out = dir.path().join("out.onnx");
+        let mut domain_args = vec![];
+        if let Some(d) = extra {
+            domain_args = vec!["--acon-domain", d];
+        }
+        for verb in [
+            vec!["convert", input, "-o", out.to_str().unwrap()],
+            vec!["inspect", input],
+            vec!["run", input],
+            vec!["verify", input],
+            vec!["bench", input, "--runs", "1", "--warmup", "0"],
+        ] {
+            let mut args = verb.clone();
+            args.extend(&domain_args);
+            let o = acon(&args);
+            assert_exit(&o, 2);
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("`{domain}` at version {version}"))
+                    && err.contains("only version 1"),
+                "{verb:?}: {err}"
+            );
+        }
+        assert!(!out.exists(), "nothing is written");
+    }
+    // Version 1 is read as it always was.
+    let ok = dir.path().join("ok.onnx");
+    write_model(&ok, &chain_model(&chain, 17, &["2", "4", "5", "3"]));
+    assert_exit(&acon(&["inspect", ok.to_str().unwrap()]), 0);
+}

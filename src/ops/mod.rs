@@ -4,11 +4,14 @@
 //! `parse` turns a node into an [`AconNode`]: the kind, the operands with
 //! whatever is known of their shapes and constant values, and the element
 //! type. Every rule of the spec's "What counts as invalid" is checked here,
-//! so that the passes can rely on a well-formed node.
+//! so that the passes can rely on a well-formed node. `version` refuses a
+//! model that imports an ACON domain at a version the spec does not define.
 
 mod parse;
+mod version;
 
 pub use parse::parse;
+pub use version::{KNOWN_VERSIONS, check_acon_imports};
 
 use crate::model::facts::Dim;
 use crate::model::tensor::{Array, FloatType};

@@ -138,6 +138,7 @@ impl Pipeline {
             }
         }
         check_model(model)?;
+        crate::ops::check_acon_imports(model, options)?;
         let mut cx = PassContext {
             options,
             report: ConvertReport::default(),
