@@ -5,7 +5,8 @@
 //! subgraph, and either give each ACON-domain node the op type of its native
 //! kernel after checking it against the spec ([`Kernels::Native`]) or refuse
 //! it ([`Kernels::Plain`], for converted models, which must hold standard
-//! ops only); refuse any node tract has no builder for, naming it; encode
+//! ops only); refuse any node tract has no builder for, naming it (a `Loop`
+//! with its own message: tract has none, upstream issue #277); encode
 //! the in-memory copy and let tract-onnx parse it, with the model's folder
 //! as the root of external data. [`TractModel::run`] then fixes the input
 //! shapes, optimizes and caches one plan per distinct input signature.
@@ -25,7 +26,7 @@ use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
 use crate::model::tensor::{FloatType, type_name};
 use crate::ops::{self, AconKind};
-use crate::passes::{ConvertOptions, Pipeline};
+use crate::passes::{ConvertOptions, Pipeline, is_default_domain};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
 use crate::tract::kernels;
 
@@ -320,6 +321,19 @@ fn prepare_nodes(
     Ok(walk.native)
 }
 
+/// tract 0.23.9 has no `Loop` (tract issue #277): say so, naming the node,
+/// rather than let tract fail on the model with a generic message.
+fn refuse_loop(node: &NodeProto) -> Result<()> {
+    if node.op_type() == "Loop" && is_default_domain(node.domain()) {
+        bail!(
+            "node `{}` (ai.onnx::Loop): tract has no Loop operator (tract issue #277), so \
+             this model cannot be run; `convert` still rewrites the ACON nodes of its body",
+            node_label(node)
+        );
+    }
+    Ok(())
+}
+
 struct Walk<'a> {
     kernels: Kernels,
     options: &'a ConvertOptions,
@@ -335,6 +349,8 @@ impl Walk<'_> {
         }
         let facts = Facts::for_graph(graph, outer);
         for node in &mut graph.node {
+            // Before its body: what stops the model is the Loop itself.
+            refuse_loop(node)?;
             for attr in &mut node.attribute {
                 for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
                     self.graph(sub, Some(&facts), depth + 1)?;
