@@ -147,8 +147,8 @@ fn symbolic_dims_survive_and_meta_acon_runs_on_unknown_spatial_dims() {
     );
 }
 
-/// tract runs the float16 models; the double ones are evaluated in the test,
-/// as tract 0.23.9 has no double Sigmoid.
+/// tract runs the float16 and (since issue #15, with σ spelt out) the double
+/// conversions.
 #[test]
 fn double_and_float16_models_convert_and_run() {
     for ty in [FloatType::F64, FloatType::F16] {
@@ -166,7 +166,7 @@ fn double_and_float16_models_convert_and_run() {
                 }
             }
             let x = chain.input(&X_DIMS, 9);
-            let y = reference::run(&out, &[float_tensor("x", &x, ty)], ty);
+            let y = reference::run(&out, &[float_tensor("x", &x, ty)]);
             let what = format!("{ty:?} at opset {opset}");
             assert_close(&y[0], &chain.reference(&x).data, ty, &what);
         }
@@ -274,4 +274,40 @@ fn acon_op_set_versions_other_than_1_are_refused() {
     let ok = dir.path().join("ok.onnx");
     write_model(&ok, &chain_model(&chain, 17, &["2", "4", "5", "3"]));
     assert_exit(&acon(&["inspect", ok.to_str().unwrap()]), 0);
+}
+
+/// Issue #15: tract 0.23.9 has no f64 Sigmoid, so a double conversion spells
+/// σ as `Reciprocal(Add(Exp(Neg(z)), 1))`, which tract runs in f64. It
+/// matches `x·σ(x)` evaluated here in relative terms down to z = −40, where
+/// σ is 4e−18 (Close's absolute bound would accept anything there, so only
+/// its relative bound is used), and saturates to 0 and x where exp overflows.
+#[test]
+fn double_models_spell_sigmoid_in_ops_tract_runs() {
+    use acon_onnx::compare::{Tolerance, compare};
+    let ty = FloatType::F64;
+    let xs = [
+        -745.0, -710.0, -40.0, -20.0, -1.5, 0.0, 0.25, 20.0, 40.0, 710.0,
+    ];
+    let graph = GraphProto {
+        node: vec![common::acon_node("act", "AconA", &["x"], &["y"])],
+        input: vec![tensor_info("x", ty, &["1", "10"])],
+        output: vec![tensor_info("y", ty, &["1", "10"])],
+        ..Default::default()
+    };
+    let dir = common::tempdir();
+    let out = write_and_convert(dir.path(), &model(graph, 17));
+    let ops: Vec<String> = all_nodes(load(&out).graph.as_ref().unwrap())
+        .iter()
+        .map(|n| n.op_type().to_owned())
+        .collect();
+    assert_eq!(ops, ["Neg", "Exp", "Add", "Reciprocal", "Mul"]);
+    let x = acon_onnx::model::tensor::Array {
+        dims: vec![1, 10],
+        data: xs.to_vec(),
+    };
+    let y = reference::run(&out, &[float_tensor("x", &x, ty)]);
+    let expected: Vec<f64> = xs.iter().map(|&v| v * reference::sigmoid(v)).collect();
+    let (_, rtol) = Tolerance::Close.bounds(ty);
+    let c = compare(&y[0], &expected, ty, 0.0, rtol);
+    assert!(c.passed, "{c:#?}\n{:?}\n{expected:?}", y[0]);
 }
