@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::flops::{self, FlopsReport};
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
-use crate::ops::AconKind;
-use crate::passes::{ConvertOptions, is_default_domain};
+use crate::ops::{self, LocalFunctions, NodeClass};
+use crate::passes::ConvertOptions;
 use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 
 #[derive(Debug, Serialize)]
@@ -92,11 +92,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
     let empty = GraphProto::default();
     let graph = model.graph.as_ref().unwrap_or(&empty);
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
-    let functions: HashSet<(&str, &str)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain(), f.name()))
-        .collect();
+    let functions = LocalFunctions::of(model);
 
     let mut histogram: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut acon_nodes = vec![];
@@ -120,13 +116,13 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             *histogram
                 .entry((domain, node.op_type().to_owned()))
                 .or_default() += 1;
-            let key = (node.domain(), node.op_type());
-            if functions.contains(&key) {
+            let class = ops::classify(node, &functions, options);
+            if class == NodeClass::Function {
                 *calls
-                    .entry((key.0.to_owned(), key.1.to_owned()))
+                    .entry((node.domain().to_owned(), node.op_type().to_owned()))
                     .or_default() += 1;
             }
-            if let Some(form) = acon_form(node, options, &functions) {
+            if let Some(form) = acon_form(node, class) {
                 acon_nodes.push(AconNodeSummary {
                     name: node.name().to_owned(),
                     domain: node.domain().to_owned(),
@@ -188,22 +184,12 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
     }
 }
 
-fn acon_form(
-    node: &NodeProto,
-    options: &ConvertOptions,
-    functions: &HashSet<(&str, &str)>,
-) -> Option<&'static str> {
-    if options.is_acon_domain(node.domain()) {
-        Some("custom-op")
-    } else if functions.contains(&(node.domain(), node.op_type()))
-        && AconKind::from_op_type(node.op_type()).is_some()
-    {
-        Some("function")
-    } else if AconKind::from_op_type(node.op_type()).is_some() && !is_default_domain(node.domain())
-    {
-        Some("unclaimed")
-    } else {
-        None
+fn acon_form(node: &NodeProto, class: NodeClass) -> Option<&'static str> {
+    match class {
+        NodeClass::CustomOp(_) => Some("custom-op"),
+        NodeClass::Function => class.acon_kind(node).map(|_| "function"),
+        NodeClass::Foreign(_) => Some("unclaimed"),
+        NodeClass::Standard => None,
     }
 }
 

@@ -25,7 +25,7 @@ use tract_onnx::prelude::*;
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
 use crate::model::tensor::{FloatType, type_name};
-use crate::ops::{self, AconKind};
+use crate::ops::{self, LocalFunctions, NodeClass};
 use crate::passes::{ConvertOptions, Pipeline, is_default_domain};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
 use crate::tract::kernels;
@@ -303,11 +303,7 @@ fn prepare_nodes(
     options: &ConvertOptions,
     framework: &tract_onnx::Onnx,
 ) -> Result<usize> {
-    let functions: Vec<(String, String)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain().to_owned(), f.name().to_owned()))
-        .collect();
+    let functions = LocalFunctions::of(model);
     let mut walk = Walk {
         kernels,
         options,
@@ -338,7 +334,7 @@ struct Walk<'a> {
     kernels: Kernels,
     options: &'a ConvertOptions,
     framework: &'a tract_onnx::Onnx,
-    functions: Vec<(String, String)>,
+    functions: LocalFunctions,
     native: usize,
 }
 
@@ -372,7 +368,8 @@ impl Walk<'_> {
             },
             node.op_type()
         );
-        if self.options.is_acon_domain(node.domain()) {
+        let class = ops::classify(node, &self.functions, self.options);
+        if let NodeClass::CustomOp(_) = class {
             match self.kernels {
                 Kernels::Native | Kernels::Reference => {
                     let parsed = ops::parse(node, facts)?;
@@ -389,18 +386,14 @@ impl Walk<'_> {
                 ),
             }
         }
-        let calls_function = self
-            .functions
-            .iter()
-            .any(|(d, n)| d == node.domain() && n == node.op_type());
-        if calls_function {
+        if class == NodeClass::Function {
             bail!(
                 "{label} calls a model-local function, which tract cannot read, and inlining \
                  left it in place"
             );
         }
         if !self.framework.op_register.0.contains_key(node.op_type()) {
-            let hint = if AconKind::from_op_type(node.op_type()).is_some() {
+            let hint = if let NodeClass::Foreign(_) = class {
                 format!(
                     " (if it is an ACON op, pass `--acon-domain {}`)",
                     node.domain()
