@@ -460,6 +460,7 @@ fn infer(node: &NodeProto, env: &mut Env, acon: bool) -> Result<Cost, String> {
         | "PRelu"
         | "HardSigmoid"
         | "HardSwish"
+        | "Swish"
         | "Elu"
         | "Selu"
         | "Celu"

@@ -11,10 +11,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::flops::{self, FlopsReport};
+use crate::model::check::node_label;
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::ops::{self, LocalFunctions, NodeClass};
-use crate::passes::ConvertOptions;
+use crate::passes::{ConvertOptions, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 
 #[derive(Debug, Serialize)]
@@ -33,6 +34,8 @@ pub struct Inspection {
     pub acon_nodes: Vec<AconNodeSummary>,
     pub functions: Vec<FunctionSummary>,
     pub parameters: ParameterSummary,
+    /// What a runtime would get wrong (today: tract's Swish ignoring alpha).
+    pub warnings: Vec<String>,
     /// Present when asked for (`inspect --flops`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flops: Option<FlopsReport>,
@@ -97,6 +100,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
     let mut histogram: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut acon_nodes = vec![];
     let mut calls: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut warnings = vec![];
     let mut parameters = ParameterSummary {
         tensors: 0,
         count: 0,
@@ -116,6 +120,9 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             *histogram
                 .entry((domain, node.op_type().to_owned()))
                 .or_default() += 1;
+            if let Some(w) = swish_warning(node) {
+                warnings.push(w);
+            }
             let class = ops::classify(node, &functions, options);
             if class == NodeClass::Function {
                 *calls
@@ -180,6 +187,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             })
             .collect(),
         parameters,
+        warnings,
         flops: None,
     }
 }
@@ -191,6 +199,24 @@ fn acon_form(node: &NodeProto, class: NodeClass) -> Option<&'static str> {
         NodeClass::Foreign(_) => Some("unclaimed"),
         NodeClass::Standard => None,
     }
+}
+
+/// tract 0.23.9 maps `Swish` to SiLU: right for alpha 1 only.
+fn swish_warning(node: &NodeProto) -> Option<String> {
+    if !is_swish(node) {
+        return None;
+    }
+    let alpha = match swish_alpha(node) {
+        Ok(1.0) => return None,
+        Ok(a) => a.to_string(),
+        Err(_) => "not a float".to_owned(),
+    };
+    Some(format!(
+        "node `{}` (ai.onnx::Swish) has alpha = {alpha}: tract 0.23.9 computes Swish as \
+         x·σ(x), ignoring alpha; `convert` rewrites it as ACON-A, and `run`, `bench` and \
+         `verify` compute it on the native kernels",
+        node_label(node)
+    ))
 }
 
 fn visit_graph(graph: &GraphProto, f: &mut impl FnMut(&GraphProto)) {

@@ -9,12 +9,14 @@ mod emit;
 mod inline_functions;
 mod opset_adapt;
 mod prune_opsets;
+mod swish;
 
 use std::collections::BTreeMap;
 
 pub use decompose_acon::DecomposeAcon;
 pub use inline_functions::InlineFunctions;
 pub use prune_opsets::PruneAconOpsets;
+pub use swish::{SwishAsAcon, alpha as swish_alpha, is_swish};
 
 use crate::error::Error;
 use crate::model::check::check_model;
@@ -100,12 +102,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The conversion: model-local functions are inlined, ACON ops become
-    /// standard ops, then imports are tidied.
+    /// The conversion: model-local functions are inlined, ONNX `Swish`
+    /// becomes the AconA it is, ACON ops become standard ops, then imports
+    /// are tidied.
     pub fn convert() -> Pipeline {
         Pipeline {
             passes: vec![
                 Box::new(InlineFunctions),
+                Box::new(SwishAsAcon),
                 Box::new(DecomposeAcon),
                 Box::new(PruneAconOpsets),
             ],
@@ -113,10 +117,11 @@ impl Pipeline {
     }
 
     /// What tract needs before it can load a model: model-local functions
-    /// inlined (tract never reads them). ACON custom ops are kept.
+    /// inlined (tract never reads them), and `Swish` made an AconA node
+    /// (tract's own Swish ignores alpha). ACON custom ops are kept.
     pub fn inline() -> Pipeline {
         Pipeline {
-            passes: vec![Box::new(InlineFunctions)],
+            passes: vec![Box::new(InlineFunctions), Box::new(SwishAsAcon)],
         }
     }
 

@@ -26,7 +26,7 @@ use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
 use crate::model::tensor::{FloatType, type_name};
 use crate::ops::{self, LocalFunctions, NodeClass};
-use crate::passes::{ConvertOptions, Pipeline, is_default_domain};
+use crate::passes::{ConvertOptions, Pipeline, is_default_domain, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
 use crate::tract::kernels;
 
@@ -106,8 +106,14 @@ impl TractModel {
         options: &ConvertOptions,
     ) -> Result<TractModel> {
         let at = || format!("{role} `{}`", path.display());
+        // Plain tract runs a model as it is: a Swish stays (and is refused
+        // below when tract would compute it wrongly).
+        let mut prepare = options.clone();
+        if kernels == Kernels::Plain {
+            prepare.skip_passes.push("swish-as-acon".into());
+        }
         Pipeline::inline()
-            .run(&mut model, options)
+            .run(&mut model, &prepare)
             .with_context(|| format!("{}: prepare for tract", at()))?;
         let framework = framework(kernels);
         let native_nodes = prepare_nodes(&mut model, kernels, options, &framework)
@@ -384,6 +390,16 @@ impl Walk<'_> {
                     "{label} is an ACON custom op; a converted model must hold only standard \
                      ONNX ops (run `acon-onnx convert` on it first)"
                 ),
+            }
+        }
+        if self.kernels == Kernels::Plain && is_swish(node) {
+            let alpha = swish_alpha(node)?;
+            if alpha != 1.0 {
+                bail!(
+                    "{label} has alpha = {alpha}, and tract 0.23.9 computes Swish as \
+                     x·σ(x), ignoring alpha; a converted model never holds Swish (run \
+                     `acon-onnx convert` on it)"
+                );
             }
         }
         if class == NodeClass::Function {
