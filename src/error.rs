@@ -46,6 +46,19 @@ pub enum Error {
     #[error("invalid graph{}: {problem}", scope_suffix(scope))]
     Graph { scope: String, problem: String },
 
+    /// An ACON domain imported at a version the spec does not define.
+    #[error(
+        "{owner} imports the ACON domain `{domain}` at version {version}; the ACON op set \
+         has only version {} (see the op spec)",
+        versions_list(known)
+    )]
+    AconVersion {
+        domain: String,
+        version: i64,
+        owner: String,
+        known: &'static [i64],
+    },
+
     /// Anything else the model asks for that we do not do.
     #[error("{0}")]
     Unsupported(String),
@@ -78,6 +91,11 @@ impl From<Box<NodeError>> for Error {
     fn from(e: Box<NodeError>) -> Self {
         Error::Node(e)
     }
+}
+
+fn versions_list(known: &[i64]) -> String {
+    let parts: Vec<String> = known.iter().map(i64::to_string).collect();
+    parts.join(", ")
 }
 
 fn scope_suffix(scope: &str) -> String {

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::model::facts::{Dim, value_info_shape};
 use crate::model::tensor::{FloatType, element_count};
-use crate::ops::AconKind;
+use crate::ops::{self, LocalFunctions};
 use crate::passes::{ConvertOptions, is_default_domain};
 use crate::proto::{AttributeProto, DataType, ModelProto, NodeProto, TensorProto};
 
@@ -104,11 +104,7 @@ pub fn count(
     let Some(graph) = model.graph.as_ref() else {
         return report;
     };
-    let functions: HashSet<(&str, &str)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain(), f.name()))
-        .collect();
+    let functions = LocalFunctions::of(model);
 
     // Parameters, by role.
     let mut statistics: HashSet<&str> = HashSet::new();
@@ -270,10 +266,12 @@ pub fn count(
     report
 }
 
-fn is_acon(node: &NodeProto, options: &ConvertOptions, functions: &HashSet<(&str, &str)>) -> bool {
-    AconKind::from_op_type(node.op_type()).is_some()
-        && (options.is_acon_domain(node.domain())
-            || functions.contains(&(node.domain(), node.op_type())))
+/// An ACON custom op, or a call to a function named after one (counted as
+/// the op it stands for).
+fn is_acon(node: &NodeProto, options: &ConvertOptions, functions: &LocalFunctions) -> bool {
+    ops::classify(node, functions, options)
+        .acon_kind(node)
+        .is_some()
 }
 
 /// What is known while walking the graph: shapes, and the values of small
@@ -462,6 +460,7 @@ fn infer(node: &NodeProto, env: &mut Env, acon: bool) -> Result<Cost, String> {
         | "PRelu"
         | "HardSigmoid"
         | "HardSwish"
+        | "Swish"
         | "Elu"
         | "Selu"
         | "Celu"

@@ -11,10 +11,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::flops::{self, FlopsReport};
+use crate::model::check::node_label;
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
-use crate::ops::AconKind;
-use crate::passes::{ConvertOptions, Pipeline, RecognisedBlock, is_default_domain};
+use crate::ops::{self, LocalFunctions, NodeClass};
+use crate::passes::{ConvertOptions, Pipeline, RecognisedBlock, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 
 #[derive(Debug, Serialize)]
@@ -36,6 +37,8 @@ pub struct Inspection {
     pub recognised: Vec<RecognisedBlock>,
     pub functions: Vec<FunctionSummary>,
     pub parameters: ParameterSummary,
+    /// What a runtime would get wrong (today: tract's Swish ignoring alpha).
+    pub warnings: Vec<String>,
     /// Present when asked for (`inspect --flops`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flops: Option<FlopsReport>,
@@ -95,15 +98,12 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
     let empty = GraphProto::default();
     let graph = model.graph.as_ref().unwrap_or(&empty);
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
-    let functions: HashSet<(&str, &str)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain(), f.name()))
-        .collect();
+    let functions = LocalFunctions::of(model);
 
     let mut histogram: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut acon_nodes = vec![];
     let mut calls: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut warnings = vec![];
     let mut parameters = ParameterSummary {
         tensors: 0,
         count: 0,
@@ -123,13 +123,16 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             *histogram
                 .entry((domain, node.op_type().to_owned()))
                 .or_default() += 1;
-            let key = (node.domain(), node.op_type());
-            if functions.contains(&key) {
+            if let Some(w) = swish_warning(node) {
+                warnings.push(w);
+            }
+            let class = ops::classify(node, &functions, options);
+            if class == NodeClass::Function {
                 *calls
-                    .entry((key.0.to_owned(), key.1.to_owned()))
+                    .entry((node.domain().to_owned(), node.op_type().to_owned()))
                     .or_default() += 1;
             }
-            if let Some(form) = acon_form(node, options, &functions) {
+            if let Some(form) = acon_form(node, class) {
                 acon_nodes.push(AconNodeSummary {
                     name: node.name().to_owned(),
                     domain: node.domain().to_owned(),
@@ -188,6 +191,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
             })
             .collect(),
         parameters,
+        warnings,
         flops: None,
     }
 }
@@ -204,23 +208,31 @@ fn recognised_blocks(model: &ModelProto, options: &ConvertOptions) -> Vec<Recogn
         .unwrap_or_default()
 }
 
-fn acon_form(
-    node: &NodeProto,
-    options: &ConvertOptions,
-    functions: &HashSet<(&str, &str)>,
-) -> Option<&'static str> {
-    if options.is_acon_domain(node.domain()) {
-        Some("custom-op")
-    } else if functions.contains(&(node.domain(), node.op_type()))
-        && AconKind::from_op_type(node.op_type()).is_some()
-    {
-        Some("function")
-    } else if AconKind::from_op_type(node.op_type()).is_some() && !is_default_domain(node.domain())
-    {
-        Some("unclaimed")
-    } else {
-        None
+fn acon_form(node: &NodeProto, class: NodeClass) -> Option<&'static str> {
+    match class {
+        NodeClass::CustomOp(_) => Some("custom-op"),
+        NodeClass::Function => class.acon_kind(node).map(|_| "function"),
+        NodeClass::Foreign(_) => Some("unclaimed"),
+        NodeClass::Standard => None,
     }
+}
+
+/// tract 0.23.9 maps `Swish` to SiLU: right for alpha 1 only.
+fn swish_warning(node: &NodeProto) -> Option<String> {
+    if !is_swish(node) {
+        return None;
+    }
+    let alpha = match swish_alpha(node) {
+        Ok(1.0) => return None,
+        Ok(a) => a.to_string(),
+        Err(_) => "not a float".to_owned(),
+    };
+    Some(format!(
+        "node `{}` (ai.onnx::Swish) has alpha = {alpha}: tract 0.23.9 computes Swish as \
+         x·σ(x), ignoring alpha; `convert` rewrites it as ACON-A, and `run`, `bench` and \
+         `verify` compute it on the native kernels",
+        node_label(node)
+    ))
 }
 
 fn visit_graph(graph: &GraphProto, f: &mut impl FnMut(&GraphProto)) {

@@ -38,6 +38,7 @@ pub fn convert(model: &mut ModelProto, options: &ConvertOptions) -> Result<Conve
 /// is not checked: the model is not at fault.
 pub fn validate(model: &ModelProto, options: &ConvertOptions) -> Result<(), Error> {
     model::check::check_model(model)?;
+    ops::check_acon_imports(model, options)?;
     passes::DecomposeAcon::validate(model, options)
 }
 

@@ -433,6 +433,9 @@ fn inspect_model(args: InspectArgs) -> Result<ExitCode> {
         let dims = args.dims.into_iter().collect();
         report = report.with_flops(&model, &dims, &options);
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -70,11 +70,6 @@ fn pytorch_custom_op_fixtures_convert_to_standard_ops_matching_pytorch() {
             f.name
         );
 
-        if f.float_type() == FloatType::F64 {
-            // tract 0.23.9 has no Sigmoid for f64; the double fixture is
-            // checked numerically in tests/opsets.rs by a reference evaluation.
-            continue;
-        }
         let (atol, rtol) = Tolerance::Close.bounds(f.float_type());
         for set in f.data_sets() {
             let (inputs, expected) = test_data(&set);

@@ -783,3 +783,54 @@ fn a_change_of_form_not_converted_is_refused_with_both_versions() {
         ],
     );
 }
+
+/// Issue #15: PyTorch names a function's domain after the class's Python
+/// module, and the paper's code lives in `acon.py`, so a function-form export
+/// calls `acon::MetaAconC` **functions**. The PyTorch export with its domain
+/// `__main__` renamed to `acon` is read as the function it is by every verb:
+/// `inspect` (which checked it as the custom op and exited 2), `--flops`,
+/// `convert`, `verify` and `run`, the last matching PyTorch's outputs.
+#[test]
+fn a_function_in_the_acon_domain_is_a_function_for_every_verb() {
+    let fixture = common::fixture("fn_meta_acon_c_op17");
+    let mut m = load(&fixture.model_path());
+    let rename = |d: &mut Option<String>| {
+        if d.as_deref() == Some("__main__") {
+            *d = Some("acon".into());
+        }
+    };
+    for o in &mut m.opset_import {
+        rename(&mut o.domain);
+    }
+    for f in &mut m.functions {
+        rename(&mut f.domain);
+    }
+    for n in &mut m.graph.as_mut().unwrap().node {
+        rename(&mut n.domain);
+    }
+    assert_eq!(m.functions[0].domain(), "acon");
+    let dir = common::tempdir();
+    let input = dir.path().join("model.onnx");
+    write_model(&input, &m);
+    let input_s = input.to_str().unwrap();
+
+    let o = acon(&["inspect", input_s, "--flops"]);
+    assert_exit(&o, 0);
+    let text = common::stdout(&o);
+    assert!(
+        text.contains("acon::MetaAconC (function)") && text.contains("called 1 times"),
+        "{text}"
+    );
+
+    let out = dir.path().join("converted.onnx");
+    assert_exit(&common::convert_to(&input, &out, &[]), 0);
+    assert_only_default_domain(&out);
+    for set in fixture.data_sets() {
+        let (inputs, expected) = common::test_data(&set);
+        let y = common::run_in_tract(&out, &inputs);
+        assert_close(&y[0], &common::floats(&expected[0]), F32, "converted");
+        let data = set.to_str().unwrap();
+        assert_exit(&acon(&["verify", input_s, "--data", data]), 0);
+        assert_exit(&acon(&["run", input_s, "--data", data]), 0);
+    }
+}

@@ -147,8 +147,8 @@ fn symbolic_dims_survive_and_meta_acon_runs_on_unknown_spatial_dims() {
     );
 }
 
-/// tract runs the float16 models; the double ones are evaluated in the test,
-/// as tract 0.23.9 has no double Sigmoid.
+/// tract runs the float16 and (since issue #15, with σ spelt out) the double
+/// conversions.
 #[test]
 fn double_and_float16_models_convert_and_run() {
     for ty in [FloatType::F64, FloatType::F16] {
@@ -166,7 +166,7 @@ fn double_and_float16_models_convert_and_run() {
                 }
             }
             let x = chain.input(&X_DIMS, 9);
-            let y = reference::run(&out, &[float_tensor("x", &x, ty)], ty);
+            let y = reference::run(&out, &[float_tensor("x", &x, ty)]);
             let what = format!("{ty:?} at opset {opset}");
             assert_close(&y[0], &chain.reference(&x).data, ty, &what);
         }
@@ -219,4 +219,95 @@ fn fixtures_dynamic_batch_double_and_float16_match_pytorch() {
     };
     let original = load(&common::fixture("meta_acon_c_dynbatch").model_path());
     assert_eq!(converted_dims, original.graph.unwrap().input[0]);
+}
+
+/// Issue #15: an ACON domain imported at a version the spec does not define
+/// (it defines 1 only) is refused by every verb that reads ACON nodes,
+/// naming the import and the versions known; `--acon-domain` domains too.
+#[test]
+fn acon_op_set_versions_other_than_1_are_refused() {
+    let chain = Chain::new(&[Stage::C], 4, 2, FloatType::F32, 3);
+    let dir = common::tempdir();
+    let cases = [("acon", 2, None), ("vendor", 3, Some("vendor"))];
+    for (domain, version, extra) in cases {
+        let mut m = chain_model(&chain, 17, &["2", "4", "5", "3"]);
+        if let Some(d) = extra {
+            for n in &mut m.graph.as_mut().unwrap().node {
+                n.domain = Some(d.into());
+            }
+            m.opset_import.push(acon_onnx::proto::OperatorSetIdProto {
+                domain: Some(d.into()),
+                version: Some(version),
+            });
+        } else {
+            m.opset_import[1].version = Some(version);
+        }
+        let input = dir.path().join(format!("{domain}.onnx"));
+        write_model(&input, &m);
+        let input = input.to_str().unwrap();
+        let out = dir.path().join("out.onnx");
+        let mut domain_args = vec![];
+        if let Some(d) = extra {
+            domain_args = vec!["--acon-domain", d];
+        }
+        for verb in [
+            vec!["convert", input, "-o", out.to_str().unwrap()],
+            vec!["inspect", input],
+            vec!["run", input],
+            vec!["verify", input],
+            vec!["bench", input, "--runs", "1", "--warmup", "0"],
+        ] {
+            let mut args = verb.clone();
+            args.extend(&domain_args);
+            let o = acon(&args);
+            assert_exit(&o, 2);
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("`{domain}` at version {version}"))
+                    && err.contains("only version 1"),
+                "{verb:?}: {err}"
+            );
+        }
+        assert!(!out.exists(), "nothing is written");
+    }
+    // Version 1 is read as it always was.
+    let ok = dir.path().join("ok.onnx");
+    write_model(&ok, &chain_model(&chain, 17, &["2", "4", "5", "3"]));
+    assert_exit(&acon(&["inspect", ok.to_str().unwrap()]), 0);
+}
+
+/// Issue #15: tract 0.23.9 has no f64 Sigmoid, so a double conversion spells
+/// σ as `Reciprocal(Add(Exp(Neg(z)), 1))`, which tract runs in f64. It
+/// matches `x·σ(x)` evaluated here in relative terms down to z = −40, where
+/// σ is 4e−18 (Close's absolute bound would accept anything there, so only
+/// its relative bound is used), and saturates to 0 and x where exp overflows.
+#[test]
+fn double_models_spell_sigmoid_in_ops_tract_runs() {
+    use acon_onnx::compare::{Tolerance, compare};
+    let ty = FloatType::F64;
+    let xs = [
+        -745.0, -710.0, -40.0, -20.0, -1.5, 0.0, 0.25, 20.0, 40.0, 710.0,
+    ];
+    let graph = GraphProto {
+        node: vec![common::acon_node("act", "AconA", &["x"], &["y"])],
+        input: vec![tensor_info("x", ty, &["1", "10"])],
+        output: vec![tensor_info("y", ty, &["1", "10"])],
+        ..Default::default()
+    };
+    let dir = common::tempdir();
+    let out = write_and_convert(dir.path(), &model(graph, 17));
+    let ops: Vec<String> = all_nodes(load(&out).graph.as_ref().unwrap())
+        .iter()
+        .map(|n| n.op_type().to_owned())
+        .collect();
+    assert_eq!(ops, ["Neg", "Exp", "Add", "Reciprocal", "Mul"]);
+    let x = acon_onnx::model::tensor::Array {
+        dims: vec![1, 10],
+        data: xs.to_vec(),
+    };
+    let y = reference::run(&out, &[float_tensor("x", &x, ty)]);
+    let expected: Vec<f64> = xs.iter().map(|&v| v * reference::sigmoid(v)).collect();
+    let (_, rtol) = Tolerance::Close.bounds(ty);
+    let c = compare(&y[0], &expected, ty, 0.0, rtol);
+    assert!(c.passed, "{c:#?}\n{:?}\n{expected:?}", y[0]);
 }

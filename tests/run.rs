@@ -220,3 +220,45 @@ fn bench_times_one_model_and_two_side_by_side() {
         2,
     );
 }
+
+/// Issue #15: `run` runs a converted double model on plain tract (σ is
+/// spelt in ops tract has in f64) and reproduces PyTorch's outputs.
+#[test]
+fn run_reproduces_pytorch_on_the_converted_double_fixture() {
+    let dir = tempdir();
+    let f = fixture("acon_c_double");
+    let converted = dir.path().join("converted.onnx");
+    let o = acon(&[
+        "convert",
+        &path_str(&f.model_path()),
+        "-o",
+        &path_str(&converted),
+    ]);
+    assert_exit(&o, 0);
+    for (k, set) in f.data_sets().iter().enumerate() {
+        let out_path = dir.path().join(format!("out_{k}.npz"));
+        let out = run(&[
+            path_str(&converted),
+            "--data".into(),
+            path_str(set),
+            "-o".into(),
+            path_str(&out_path),
+        ]);
+        assert_exit(&out, 0);
+        let got = read_npz(&out_path).expect("outputs written");
+        let (_, expected) = common::test_data(set);
+        for ((name, actual), want) in got.iter().zip(&expected) {
+            let want = tensor_from_proto(want).unwrap();
+            assert_eq!(actual.datum_type(), want.datum_type(), "{name}");
+            let (atol, rtol) = Tolerance::Close.bounds(acon_onnx::model::tensor::FloatType::F64);
+            let c = compare(
+                &tensor_to_f64(actual).unwrap(),
+                &tensor_to_f64(&want).unwrap(),
+                acon_onnx::model::tensor::FloatType::F64,
+                atol,
+                rtol,
+            );
+            assert!(c.passed, "set {k} output {name}: {c:?}");
+        }
+    }
+}

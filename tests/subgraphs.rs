@@ -196,3 +196,30 @@ fn loop_body_converts_in_scope_and_evaluates_to_the_formulas() {
         assert_close(&y[0], &expected.data, F32, &format!("opset {opset}"));
     }
 }
+
+/// Issue #15: tract has no `Loop` (upstream #277). `verify` and `run` say
+/// so, naming the node, instead of a generic tract failure; `convert` still
+/// rewrites the body.
+#[test]
+fn verify_and_run_name_the_loop_tract_cannot_run() {
+    let chain = Chain::new(&[Stage::C], 4, 2, F32, 5);
+    let dir = common::tempdir();
+    let input = dir.path().join("loop.onnx");
+    common::write_model(&input, &loop_model(&chain, 17));
+    let converted = write_and_convert(dir.path(), &loop_model(&chain, 17));
+    for args in [
+        vec!["run", input.to_str().unwrap()],
+        vec!["verify", input.to_str().unwrap()],
+        vec!["run", converted.to_str().unwrap()],
+    ] {
+        let o = common::acon(&args);
+        common::assert_exit(&o, 2);
+        let err = common::stderr(&o);
+        assert!(
+            err.contains("node `loop` (ai.onnx::Loop)")
+                && err.contains("tract has no Loop")
+                && err.contains("#277"),
+            "{args:?}: {err}"
+        );
+    }
+}

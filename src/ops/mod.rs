@@ -4,11 +4,18 @@
 //! `parse` turns a node into an [`AconNode`]: the kind, the operands with
 //! whatever is known of their shapes and constant values, and the element
 //! type. Every rule of the spec's "What counts as invalid" is checked here,
-//! so that the passes can rely on a well-formed node.
+//! so that the passes can rely on a well-formed node. `classify` decides
+//! what a node is (function call, custom op, foreign, standard) for every
+//! verb, a model-local function winning over the op set. `version` refuses a
+//! model that imports an ACON domain at a version the spec does not define.
 
+mod classify;
 mod parse;
+mod version;
 
+pub use classify::{LocalFunctions, NodeClass, classify};
 pub use parse::parse;
+pub use version::{KNOWN_VERSIONS, check_acon_imports};
 
 use crate::model::facts::Dim;
 use crate::model::tensor::{Array, FloatType};

@@ -16,11 +16,13 @@ use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
 use crate::model::tensor::{Array, FloatType};
-use crate::ops::{self, AconKind, AconNode, AconOp, BatchNorm, MetaBranch, Operand};
+use crate::ops::{
+    self, AconNode, AconOp, BatchNorm, LocalFunctions, MetaBranch, NodeClass, Operand,
+};
 use crate::passes::arrange::{self, BnConstants, ConvStage, MetaBeta};
 use crate::passes::emit::{Binary, Emitter, Value};
 use crate::passes::unused::drop_unused_constants;
-use crate::passes::{ConvertOptions, Pass, PassContext, default_opset, is_default_domain};
+use crate::passes::{ConvertOptions, Pass, PassContext, default_opset};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub struct DecomposeAcon;
@@ -40,7 +42,8 @@ impl Pass for DecomposeAcon {
         let Some(graph) = model.graph.as_ref() else {
             return Ok(false);
         };
-        if !graph_has_acon(graph, cx.options) {
+        let functions = LocalFunctions::of(model);
+        if !graph_has_acon(graph, &functions, cx.options) {
             warn_foreign_acon(model, cx);
             return Ok(false);
         }
@@ -62,6 +65,7 @@ impl Pass for DecomposeAcon {
         }
         let mut rewriter = Rewriter {
             cx,
+            functions,
             names: NameTable::for_model(model),
             opset,
             replaced_inputs: HashSet::new(),
@@ -80,7 +84,7 @@ impl DecomposeAcon {
     /// without rewriting anything: what `inspect` refuses a model for.
     pub fn validate(model: &ModelProto, options: &ConvertOptions) -> Result<(), Error> {
         match &model.graph {
-            Some(graph) => validate_graph(graph, None, options),
+            Some(graph) => validate_graph(graph, None, &LocalFunctions::of(model), options),
             None => Ok(()),
         }
     }
@@ -89,20 +93,21 @@ impl DecomposeAcon {
 fn validate_graph(
     graph: &GraphProto,
     outer: Option<&Facts>,
+    functions: &LocalFunctions,
     options: &ConvertOptions,
 ) -> Result<(), Error> {
     // Facts copy their enclosing scope's: build them only where they are read.
-    if !graph_has_acon(graph, options) {
+    if !graph_has_acon(graph, functions, options) {
         return Ok(());
     }
     let facts = Facts::for_graph(graph, outer);
     for node in &graph.node {
         for attr in &node.attribute {
             for sub in attr.g.iter().chain(&attr.graphs) {
-                validate_graph(sub, Some(&facts), options)?;
+                validate_graph(sub, Some(&facts), functions, options)?;
             }
         }
-        if options.is_acon_domain(node.domain()) {
+        if is_custom_op(node, functions, options) {
             ops::parse(node, &facts)?;
         }
     }
@@ -111,6 +116,7 @@ fn validate_graph(
 
 struct Rewriter<'c, 'o> {
     cx: &'c mut PassContext<'o>,
+    functions: LocalFunctions,
     names: NameTable,
     opset: i64,
     /// Inputs of replaced nodes: constants among them may now be unused.
@@ -121,7 +127,7 @@ impl Rewriter<'_, '_> {
     fn graph(&mut self, graph: &mut GraphProto, outer: Option<&Facts>) -> Result<(), Error> {
         // Facts copy their enclosing scope's: a model with many subgraphs
         // would copy them all, quadratically, for nothing.
-        if !graph_has_acon(graph, self.cx.options) {
+        if !graph_has_acon(graph, &self.functions, self.cx.options) {
             return Ok(());
         }
         let facts = Facts::for_graph(graph, outer);
@@ -135,7 +141,7 @@ impl Rewriter<'_, '_> {
         let nodes = std::mem::take(&mut graph.node);
         graph.node.reserve(nodes.len());
         for node in nodes {
-            if !self.cx.options.is_acon_domain(node.domain()) {
+            if !is_custom_op(&node, &self.functions, self.cx.options) {
                 graph.node.push(node);
                 continue;
             }
@@ -295,23 +301,32 @@ fn bn_constants(bn: &BatchNorm) -> Result<BnConstants, Error> {
     })
 }
 
-fn graph_has_acon(graph: &GraphProto, options: &ConvertOptions) -> bool {
+/// A node this pass rewrites: an ACON custom op, not a function call that
+/// happens to share its domain and name (see `ops::classify`).
+fn is_custom_op(node: &NodeProto, functions: &LocalFunctions, options: &ConvertOptions) -> bool {
+    matches!(
+        ops::classify(node, functions, options),
+        NodeClass::CustomOp(_)
+    )
+}
+
+fn graph_has_acon(
+    graph: &GraphProto,
+    functions: &LocalFunctions,
+    options: &ConvertOptions,
+) -> bool {
     graph.node.iter().any(|n| {
-        options.is_acon_domain(n.domain())
+        is_custom_op(n, functions, options)
             || n.attribute
                 .iter()
                 .flat_map(|a| a.g.iter().chain(&a.graphs))
-                .any(|g| graph_has_acon(g, options))
+                .any(|g| graph_has_acon(g, functions, options))
     })
 }
 
 /// ACON op types in domains nobody named are left alone, with a warning.
 fn warn_foreign_acon(model: &ModelProto, cx: &mut PassContext) {
-    let functions: HashSet<(&str, &str)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain(), f.name()))
-        .collect();
+    let functions = LocalFunctions::of(model);
     let mut found = vec![];
     if let Some(g) = &model.graph {
         collect_foreign(g, cx, &functions, &mut found);
@@ -331,16 +346,11 @@ fn warn_foreign_acon(model: &ModelProto, cx: &mut PassContext) {
 fn collect_foreign(
     graph: &GraphProto,
     cx: &PassContext,
-    functions: &HashSet<(&str, &str)>,
+    functions: &LocalFunctions,
     found: &mut Vec<NodeProto>,
 ) {
     for node in &graph.node {
-        let acon_name = AconKind::from_op_type(node.op_type()).is_some();
-        if acon_name
-            && !cx.options.is_acon_domain(node.domain())
-            && !is_default_domain(node.domain())
-            && !functions.contains(&(node.domain(), node.op_type()))
-        {
+        if let NodeClass::Foreign(_) = ops::classify(node, functions, cx.options) {
             found.push(node.clone());
         }
         for attr in &node.attribute {

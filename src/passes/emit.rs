@@ -168,9 +168,31 @@ impl<'a> Emitter<'a> {
     }
 
     /// `σ(v)`, folded for a constant.
+    ///
+    /// ```text
+    /// σ(z) = 1 / (1 + exp(−z))      double: Reciprocal(Add(Exp(Neg(z)), 1))
+    /// ```
+    ///
+    /// In `double` models σ is spelt out: tract 0.23.9 has no f64 `Sigmoid`,
+    /// while Neg, Exp, Add and Reciprocal run in f64 on it and on every
+    /// runtime. exp(−z) overflows to +∞ for z < −709, where 1/(1+∞) = 0 is
+    /// σ's value in f64 anyway.
     pub fn sigmoid(&mut self, v: Value, suffix: &str) -> Value {
         match v.constant() {
             Some(a) => Value::Const(a.map(|z| 1.0 / (1.0 + (-z).exp()))),
+            None if self.dtype == FloatType::F64 => {
+                let step = |em: &mut Self, op: &str, inputs: Vec<String>, part: &str| {
+                    let name = em.fresh(&format!("{suffix}_{part}"));
+                    em.push_node(op, inputs, name.clone(), name.clone(), vec![]);
+                    name
+                };
+                let z = self.tensor(v, suffix);
+                let neg = step(self, "Neg", vec![z], "neg");
+                let exp = step(self, "Exp", vec![neg], "exp");
+                let one = self.tensor(Value::Const(Array::scalar(1.0)), &format!("{suffix}_one"));
+                let denominator = step(self, "Add", vec![exp, one], "denominator");
+                self.node("Reciprocal", vec![denominator], suffix, vec![])
+            }
             None => {
                 let name = self.tensor(v, suffix);
                 self.node("Sigmoid", vec![name], suffix, vec![])

@@ -11,6 +11,7 @@ mod inline_functions;
 mod opset_adapt;
 mod prune_opsets;
 mod recognise;
+mod swish;
 mod unused;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub use decompose_acon::DecomposeAcon;
 pub use inline_functions::InlineFunctions;
 pub use prune_opsets::PruneAconOpsets;
 pub use recognise::{RecogniseAcon, Target, module_of};
+pub use swish::{SwishAsAcon, alpha as swish_alpha, is_swish};
 // Model facts, re-exported where the passes have always found them.
 pub use crate::model::opsets::{default_opset, is_default_domain};
 
@@ -135,13 +137,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The conversion: model-local functions are inlined, ACON blocks of
-    /// standard ops are rearranged, ACON ops become standard ops, then
-    /// imports are tidied.
+    /// The conversion: model-local functions are inlined, ONNX `Swish`
+    /// becomes the AconA it is, ACON blocks of standard ops are rearranged,
+    /// ACON ops become standard ops, then imports are tidied.
     pub fn convert() -> Pipeline {
         Pipeline {
             passes: vec![
                 Box::new(InlineFunctions),
+                Box::new(SwishAsAcon),
                 Box::new(RecogniseAcon {
                     target: Target::Standard,
                 }),
@@ -158,6 +161,7 @@ impl Pipeline {
         Pipeline {
             passes: vec![
                 Box::new(InlineFunctions),
+                Box::new(SwishAsAcon),
                 Box::new(RecogniseAcon {
                     target: Target::Acon,
                 }),
@@ -175,10 +179,11 @@ impl Pipeline {
     }
 
     /// What tract needs before it can load a model: model-local functions
-    /// inlined (tract never reads them). ACON custom ops are kept.
+    /// inlined (tract never reads them), and `Swish` made an AconA node
+    /// (tract's own Swish ignores alpha). ACON custom ops are kept.
     pub fn inline() -> Pipeline {
         Pipeline {
-            passes: vec![Box::new(InlineFunctions)],
+            passes: vec![Box::new(InlineFunctions), Box::new(SwishAsAcon)],
         }
     }
 
@@ -207,6 +212,7 @@ impl Pipeline {
             }
         }
         check_model(model)?;
+        crate::ops::check_acon_imports(model, options)?;
         let mut cx = PassContext {
             options,
             report: ConvertReport::default(),

@@ -6,7 +6,8 @@
 //! subgraph, and either give each ACON-domain node the op type of its native
 //! kernel after checking it against the spec ([`Kernels::Native`]) or refuse
 //! it ([`Kernels::Plain`], for converted models, which must hold standard
-//! ops only); refuse any node tract has no builder for, naming it; encode
+//! ops only); refuse any node tract has no builder for, naming it (a `Loop`
+//! with its own message: tract has none, upstream issue #277); encode
 //! the in-memory copy and let tract-onnx parse it, with the model's folder
 //! as the root of external data. [`TractModel::run`] then fixes the input
 //! shapes, optimizes and caches one plan per distinct input signature.
@@ -25,8 +26,8 @@ use tract_onnx::prelude::*;
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
 use crate::model::tensor::{FloatType, type_name};
-use crate::ops::{self, AconKind};
-use crate::passes::{ConvertOptions, Pipeline};
+use crate::ops::{self, LocalFunctions, NodeClass};
+use crate::passes::{ConvertOptions, Pipeline, is_default_domain, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
 use crate::tract::kernels;
 
@@ -109,13 +110,18 @@ impl TractModel {
     ) -> Result<TractModel> {
         let at = || format!("{role} `{}`", path.display());
         // On the kernels, ACON blocks of standard ops become custom-op nodes
-        // too; plain tract runs the model as it is.
+        // too. Plain tract runs a model as it is: a Swish stays (and is
+        // refused below when tract would compute it wrongly).
+        let mut prepare = options.clone();
         let pipeline = match kernels {
             Kernels::Native | Kernels::Reference => Pipeline::native(),
-            Kernels::Plain => Pipeline::inline(),
+            Kernels::Plain => {
+                prepare.skip_passes.push("swish-as-acon".into());
+                Pipeline::inline()
+            }
         };
         let prepared = pipeline
-            .run(&mut model, options)
+            .run(&mut model, &prepare)
             .with_context(|| format!("{}: prepare for tract", at()))?;
         let framework = framework(kernels);
         let native_nodes = prepare_nodes(&mut model, kernels, options, &framework)
@@ -338,11 +344,7 @@ fn prepare_nodes(
     options: &ConvertOptions,
     framework: &tract_onnx::Onnx,
 ) -> Result<usize> {
-    let functions: Vec<(String, String)> = model
-        .functions
-        .iter()
-        .map(|f| (f.domain().to_owned(), f.name().to_owned()))
-        .collect();
+    let functions = LocalFunctions::of(model);
     let mut walk = Walk {
         kernels,
         options,
@@ -356,11 +358,24 @@ fn prepare_nodes(
     Ok(walk.native)
 }
 
+/// tract 0.23.9 has no `Loop` (tract issue #277): say so, naming the node,
+/// rather than let tract fail on the model with a generic message.
+fn refuse_loop(node: &NodeProto) -> Result<()> {
+    if node.op_type() == "Loop" && is_default_domain(node.domain()) {
+        bail!(
+            "node `{}` (ai.onnx::Loop): tract has no Loop operator (tract issue #277), so \
+             this model cannot be run; `convert` still rewrites the ACON nodes of its body",
+            node_label(node)
+        );
+    }
+    Ok(())
+}
+
 struct Walk<'a> {
     kernels: Kernels,
     options: &'a ConvertOptions,
     framework: &'a tract_onnx::Onnx,
-    functions: Vec<(String, String)>,
+    functions: LocalFunctions,
     native: usize,
 }
 
@@ -371,6 +386,8 @@ impl Walk<'_> {
         }
         let facts = Facts::for_graph(graph, outer);
         for node in &mut graph.node {
+            // Before its body: what stops the model is the Loop itself.
+            refuse_loop(node)?;
             for attr in &mut node.attribute {
                 for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
                     self.graph(sub, Some(&facts), depth + 1)?;
@@ -392,7 +409,8 @@ impl Walk<'_> {
             },
             node.op_type()
         );
-        if self.options.is_acon_domain(node.domain()) {
+        let class = ops::classify(node, &self.functions, self.options);
+        if let NodeClass::CustomOp(_) = class {
             match self.kernels {
                 Kernels::Native | Kernels::Reference => {
                     let parsed = ops::parse(node, facts)?;
@@ -409,18 +427,24 @@ impl Walk<'_> {
                 ),
             }
         }
-        let calls_function = self
-            .functions
-            .iter()
-            .any(|(d, n)| d == node.domain() && n == node.op_type());
-        if calls_function {
+        if self.kernels == Kernels::Plain && is_swish(node) {
+            let alpha = swish_alpha(node)?;
+            if alpha != 1.0 {
+                bail!(
+                    "{label} has alpha = {alpha}, and tract 0.23.9 computes Swish as \
+                     x·σ(x), ignoring alpha; a converted model never holds Swish (run \
+                     `acon-onnx convert` on it)"
+                );
+            }
+        }
+        if class == NodeClass::Function {
             bail!(
                 "{label} calls a model-local function, which tract cannot read, and inlining \
                  left it in place"
             );
         }
         if !self.framework.op_register.0.contains_key(node.op_type()) {
-            let hint = if AconKind::from_op_type(node.op_type()).is_some() {
+            let hint = if let NodeClass::Foreign(_) = class {
                 format!(
                     " (if it is an ACON op, pass `--acon-domain {}`)",
                     node.domain()

@@ -173,8 +173,19 @@ pub fn all_nodes(graph: &GraphProto) -> Vec<NodeProto> {
     out
 }
 
-/// The ops a converted model may contain besides those the original had.
-pub const STANDARD_EMITTED: [&str; 6] = ["Sigmoid", "Mul", "Sub", "Add", "ReduceMean", "Conv"];
+/// The ops a converted model may contain besides those the original had
+/// (Neg, Exp and Reciprocal spell σ in double models).
+pub const STANDARD_EMITTED: [&str; 9] = [
+    "Sigmoid",
+    "Mul",
+    "Sub",
+    "Add",
+    "ReduceMean",
+    "Conv",
+    "Neg",
+    "Exp",
+    "Reciprocal",
+];
 
 // ---- small graph builders -------------------------------------------------
 

@@ -39,7 +39,7 @@ impl Values {
 }
 
 /// Evaluates `graph` in f64 on the values of its enclosing scope, for what
-/// tract cannot run (`Loop`, `double` Sigmoid). It knows the ops the
+/// tract cannot run (`Loop`). It knows the ops the
 /// decomposition emits — Sigmoid, Mul, Add, Sub, ReduceMean over the
 /// trailing axes, 1×1 Conv on `[N, C, 1, …]` — plus Identity, float
 /// Constant, and Loop with a trip count and loop-carried values only.
