@@ -204,13 +204,18 @@ fn inlined_values_are_named_under_the_call() {
     let model = load(&common::fixture("fn_small_cnn_op17").model_path());
     let out = convert(dir.path(), &model);
     let graph = load(&out).graph.unwrap();
+    let names: Vec<&str> = graph.node.iter().map(|n| n.name()).collect();
+    // ACON-A's inlined body is already the arrangement and stays as inlined;
+    // the other bodies are recognised (issue 12) and rewritten under the
+    // same call's prefix.
+    assert!(names.contains(&"/act1/AconA/Sigmoid_1"), "{names:?}");
     assert!(
-        graph
-            .node
+        names
             .iter()
-            .any(|n| n.name() == "/act4/MetaAconC/Sigmoid_19"),
-        "{:?}",
-        graph.node.iter().map(|n| n.name()).collect::<Vec<_>>()
+            .filter(|n| n.starts_with("/act4/MetaAconC/"))
+            .count()
+            >= 5,
+        "{names:?}"
     );
 }
 

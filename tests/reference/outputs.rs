@@ -8,7 +8,6 @@ use acon_onnx::compare::{Tolerance, compare};
 use acon_onnx::model::tensor::FloatType;
 use acon_onnx::proto::TensorProto;
 
-use super::evaluate::evaluate_model;
 use crate::common;
 
 /// Asserts `actual` is within the `close` tolerance of `expected` for `ty`.
