@@ -702,6 +702,10 @@ mod tract_cli {
         /// Threads for tract's matrix products (other ops use one).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Run both models on plain tract, as exported: recognised ACON blocks
+        /// stay standard ops instead of taking the native kernels.
+        #[arg(long)]
+        plain: bool,
     }
 
     pub fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -712,6 +716,7 @@ mod tract_cli {
             warmup: args.warmup,
             vs: args.vs.clone(),
             threads: args.threads,
+            plain: args.plain,
         };
         let report = acon_onnx::tract::bench(&args.model, &options)
             .with_context(|| format!("bench `{}`", args.model.display()))?;

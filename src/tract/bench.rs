@@ -36,6 +36,9 @@ pub struct BenchOptions {
     pub vs: Option<PathBuf>,
     /// Threads for tract's matrix products (see [`set_threads`]).
     pub threads: usize,
+    /// Run both models' standard ops as they are, on plain tract: no
+    /// native kernels for recognised blocks (a custom op is then an error).
+    pub plain: bool,
 }
 
 impl Default for BenchOptions {
@@ -47,6 +50,7 @@ impl Default for BenchOptions {
             warmup: 5,
             vs: None,
             threads: 1,
+            plain: false,
         }
     }
 }
@@ -251,14 +255,14 @@ pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
         bail!(OptionError::NoRuns);
     }
     set_threads(options.threads)?;
-    let a = TractModel::load(model, "MODEL", Kernels::Native, &options.convert)?;
+    let kernels = if options.plain {
+        Kernels::Plain
+    } else {
+        Kernels::Native
+    };
+    let a = TractModel::load(model, "MODEL", kernels, &options.convert)?;
     let b = match &options.vs {
-        Some(path) => Some(TractModel::load(
-            path,
-            "OTHER",
-            Kernels::Native,
-            &options.convert,
-        )?),
+        Some(path) => Some(TractModel::load(path, "OTHER", kernels, &options.convert)?),
         None => None,
     };
     let mut one = options.inputs.clone();
