@@ -221,6 +221,46 @@ fn bench_times_one_model_and_two_side_by_side() {
     );
 }
 
+/// Issue #12 (benchmark): `bench --plain --vs-native` times one plain
+/// export against itself, on plain tract (MODEL) and with its recognised
+/// block on the native kernel (OTHER), in one process; without `--plain`
+/// or `--vs` the flag is refused.
+#[test]
+fn bench_times_a_plain_export_against_its_native_run() {
+    let model =
+        path_str(&common::fixtures().join("plain/meta_acon_c_official_dynamo_op20/model.onnx"));
+    let out = acon(&[
+        "bench",
+        &model,
+        "--plain",
+        "--vs",
+        &model,
+        "--vs-native",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" min ")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        !rows[0].contains("native"),
+        "MODEL runs on plain tract: {text}"
+    );
+    assert!(
+        rows[1].contains("(1 ACON node native)"),
+        "OTHER runs natively: {text}"
+    );
+    assert!(
+        text.contains("ratio") && text.contains("per round"),
+        "{text}"
+    );
+    assert_exit(&acon(&["bench", &model, "--vs", &model, "--vs-native"]), 2);
+    assert_exit(&acon(&["bench", &model, "--plain", "--vs-native"]), 2);
+}
+
 /// Issue #15: `run` runs a converted double model on plain tract (σ is
 /// spelt in ops tract has in f64) and reproduces PyTorch's outputs.
 #[test]

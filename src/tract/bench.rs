@@ -6,6 +6,9 @@
 //! With OTHER the two alternate within each round, the order swapping every
 //! round so that neither always runs on a warm cache; each round gives the
 //! ratio OTHER/MODEL, which cancels slow drifts of the machine.
+//! `plain` runs both on plain tract; `vs_native` then gives OTHER the
+//! native kernels back, so that one model can be timed against itself with
+//! and without them in one process (issue 12's benchmark).
 //!
 //! Threads: tract runs every op on the calling thread except matrix
 //! products, which go to tract-linalg's executor. [`set_threads`] makes
@@ -39,6 +42,9 @@ pub struct BenchOptions {
     /// Run both models' standard ops as they are, on plain tract: no
     /// native kernels for recognised blocks (a custom op is then an error).
     pub plain: bool,
+    /// With `plain`, OTHER still takes the native kernels: MODEL on plain
+    /// tract against OTHER on the native ones, interleaved.
+    pub vs_native: bool,
 }
 
 impl Default for BenchOptions {
@@ -51,6 +57,7 @@ impl Default for BenchOptions {
             vs: None,
             threads: 1,
             plain: false,
+            vs_native: false,
         }
     }
 }
@@ -261,8 +268,18 @@ pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
         Kernels::Native
     };
     let a = TractModel::load(model, "MODEL", kernels, &options.convert)?;
+    let vs_kernels = if options.vs_native {
+        Kernels::Native
+    } else {
+        kernels
+    };
     let b = match &options.vs {
-        Some(path) => Some(TractModel::load(path, "OTHER", kernels, &options.convert)?),
+        Some(path) => Some(TractModel::load(
+            path,
+            "OTHER",
+            vs_kernels,
+            &options.convert,
+        )?),
         None => None,
     };
     let mut one = options.inputs.clone();
