@@ -602,6 +602,10 @@ mod tract_cli {
         /// Relative tolerance, replacing the level's for every type.
         #[arg(long)]
         rtol: Option<f64>,
+        /// Compare the outputs only: no local proof of each ACON region, no
+        /// structure check.
+        #[arg(long)]
+        outputs_only: bool,
         /// Write the report as JSON (schema in docs/verify.md).
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
@@ -626,6 +630,7 @@ mod tract_cli {
             rtol: args.rtol,
             // Asked for nothing: the model's own noise widens the bounds.
             calibrate: args.tolerance.is_none() && args.atol.is_none() && args.rtol.is_none(),
+            outputs_only: args.outputs_only,
         };
         let converted = args.converted.as_deref();
         let write = |report: &VerifyReport| -> Result<()> {

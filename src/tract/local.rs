@@ -196,6 +196,17 @@ impl LocalRegion {
             tensor_to_f64(first).map_err(|e| e.to_string())
         };
         let run = |m: &TractModel| run_on(m, inputs);
+        // The op's own rounding noise on these inputs, in the model's type.
+        let noise = match (self.fused.as_ref().map(run), run(reference)) {
+            (Some(Ok(f)), Ok(r)) if f.len() == r.len() => f
+                .iter()
+                .zip(&r)
+                .map(|(a, b)| (a - b).abs())
+                .filter(|d| d.is_finite())
+                .fold(0.0, f64::max),
+            _ => 0.0,
+        };
+        c.noise = Some(noise);
         if let Some((reference, candidate)) = &self.exact {
             let wide: Option<Vec<Tensor>> = inputs
                 .iter()
@@ -206,9 +217,10 @@ impl LocalRegion {
                 && want.len() == got.len()
             {
                 // Computed in f64, the two differ only by the constants the
-                // rewrite folded and stored in the model's type: `close` for
-                // that type bounds it.
+                // rewrite folded and stored in the model's type, which the
+                // op's own noise in that type bounds.
                 let (atol, rtol) = Tolerance::Close.bounds(self.region.dtype);
+                let atol = atol + NOISE_FACTOR * noise;
                 let cmp = compare(&got, &want, FloatType::F64, atol, rtol);
                 c.precision = "f64";
                 c.passed = cmp.passed;
@@ -229,20 +241,6 @@ impl LocalRegion {
                 }
                 let ty = self.region.dtype;
                 let (atol, rtol) = Tolerance::Close.bounds(ty);
-                let noise = self
-                    .fused
-                    .as_ref()
-                    .and_then(|m| run(m).ok())
-                    .filter(|f| f.len() == want.len())
-                    .map(|f| {
-                        f.iter()
-                            .zip(&want)
-                            .map(|(a, b)| (a - b).abs())
-                            .filter(|d| d.is_finite())
-                            .fold(0.0, f64::max)
-                    })
-                    .unwrap_or(0.0);
-                c.noise = Some(noise);
                 let cmp = compare(&got, &want, ty, atol + NOISE_FACTOR * noise, rtol);
                 c.passed = cmp.passed;
                 c.comparison = Some(cmp);

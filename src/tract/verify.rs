@@ -95,6 +95,9 @@ pub struct VerifyOptions {
     /// Widen the end-to-end bounds by the model's own rounding noise (the
     /// default when no tolerance is asked for; see [`NOISE_FACTOR`]).
     pub calibrate: bool,
+    /// Compare the outputs only: no regions, no structure check (what
+    /// verify did before regions; the baseline of its cost).
+    pub outputs_only: bool,
 }
 
 /// End to end, CONVERTED may differ from ORIGINAL by the level's bounds
@@ -112,6 +115,7 @@ impl Default for VerifyOptions {
             atol: None,
             rtol: None,
             calibrate: false,
+            outputs_only: false,
         }
     }
 }
@@ -714,7 +718,11 @@ pub fn verify(
         .run(&mut acon_form, &options.convert)
         .with_context(|| format!("ORIGINAL `{}`: prepare for tract", original.display()))?;
     report.recognised = prepared.recognised;
-    let alignment = align(&acon_form, &converted_model, &options.convert);
+    let alignment = if options.outputs_only {
+        Default::default()
+    } else {
+        align(&acon_form, &converted_model, &options.convert)
+    };
     let fallback = alignment.unaligned();
     if fallback {
         report.alignment_note = Some(
@@ -760,7 +768,7 @@ pub fn verify(
             }
         }
     }
-    let native = if options.calibrate && !fallback {
+    let native = if options.calibrate && !fallback && !options.outputs_only {
         let mut m = acon_form.clone();
         if let Some(g) = m.graph.as_mut() {
             g.output.truncate(n_outputs);
