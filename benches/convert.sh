@@ -21,8 +21,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
-cargo build --release -q
-bin=target/release/acon-onnx
+# The `profiling` profile: release with line tables, for `perf record`.
+cargo build --profile profiling -q
+bin=target/profiling/acon-onnx
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

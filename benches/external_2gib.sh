@@ -30,12 +30,13 @@ if (( free_kb < need_kb )); then
     echo "need $((need_kb / 1024 / 1024)) GiB free in $base, have $((free_kb / 1024 / 1024)) GiB" >&2
     exit 1
 fi
-cargo build --release -q --bin acon-onnx --example external_big_model
-bin=target/release/acon-onnx
+# The `profiling` profile: release with line tables, for `perf record`.
+cargo build --profile profiling -q --bin acon-onnx --example external_big_model
+bin=target/profiling/acon-onnx
 work=$(mktemp -d "$base/acon-2gib.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-target/release/examples/external_big_model "$work/in" "$layers"
+target/profiling/examples/external_big_model "$work/in" "$layers"
 total=$(( $(stat -c %s "$work/in/model.onnx") + $(stat -c %s "$work/in/model.onnx.data") ))
 echo "input: $total bytes ($(awk -v b="$total" 'BEGIN { printf "%.2f", b / 2^30 }') GiB)"
 

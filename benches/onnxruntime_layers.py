@@ -6,8 +6,9 @@ Optional and outside CI: it needs a venv with onnxruntime and numpy,
     python3 -m venv /tmp/ortenv
     /tmp/ortenv/bin/pip install onnxruntime numpy
 
-and the layer models that `cargo bench --bench layers -- --save-models DIR
---models-only` writes (a.onnx ... sigmoid.onnx, see benches/layers.rs).
+and the layer models that `cargo bench --profile profiling --bench layers --
+--save-models DIR --models-only` writes (a.onnx ... sigmoid.onnx, see
+benches/layers.rs).
 benches/performance.sh does both and puts the output into the report.
 
 Usage: onnxruntime_layers.py DIR [ROUNDS] [JSON]

@@ -5,7 +5,8 @@
 # them in onnxruntime with benches/onnxruntime_layers.py if ORT_PYTHON (default
 # /tmp/ortenv/bin/python) has onnxruntime; runs benches/convert.sh; then runs
 # benches/layers.rs, which times the layers and the networks on tract and
-# writes the report with the two logs in it.
+# writes the report with the two logs in it. Everything is built with the
+# `profiling` profile (release with line tables, for `perf record`).
 #
 # Usage: benches/performance.sh [ROUNDS] [NET_ROUNDS]
 #   ORT_PYTHON=/path/to/python   a Python with onnxruntime and numpy
@@ -19,7 +20,7 @@ py=${ORT_PYTHON:-/tmp/ortenv/bin/python}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo bench --bench layers -- --save-models "$work/models" --models-only
+cargo bench --profile profiling --bench layers -- --save-models "$work/models" --models-only
 args=(--rounds "$rounds" --net-rounds "$net_rounds" --out "$out")
 if [ -x "$py" ] && "$py" -c 'import onnxruntime, numpy' 2>/dev/null; then
   "$py" benches/onnxruntime_layers.py "$work/models" "$rounds" "$work/ort.json" | tee "$work/ort.md"
@@ -29,4 +30,4 @@ else
 fi
 benches/convert.sh | tee "$work/convert.txt"
 args+=(--convert-log "$work/convert.txt")
-cargo bench --bench layers -- "${args[@]}"
+cargo bench --profile profiling --bench layers -- "${args[@]}"

@@ -20,6 +20,7 @@ use acon_onnx::proto::{
     GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
 };
+use acon_onnx::rng::Rng;
 use prost::Message;
 
 const WIDTH: usize = 8192;
@@ -38,22 +39,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut end = 0u64;
     let mut initializers = vec![];
     let mut nodes = vec![];
-    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-    let scale = 1.0 / (WIDTH as f32).sqrt();
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
+    let scale = 1.0 / (WIDTH as f64).sqrt();
     let mut chunk = Vec::with_capacity(WIDTH * 4);
     for i in 0..layers {
-        // W_i, row by row, values uniform in ±1/√width (xorshift).
+        // W_i, row by row, values uniform in ±1/√width.
         let len = (WIDTH * WIDTH * 4) as u64;
         let offset = aligned_offset(end, len);
         data.write_all(&vec![0u8; (offset - end) as usize])?;
         for _ in 0..WIDTH {
             chunk.clear();
             for _ in 0..WIDTH {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let u = (rng >> 40) as f32 / (1u64 << 24) as f32;
-                chunk.extend_from_slice(&((2.0 * u - 1.0) * scale).to_le_bytes());
+                let w = rng.uniform(-scale, scale) as f32;
+                chunk.extend_from_slice(&w.to_le_bytes());
             }
             data.write_all(&chunk)?;
         }
