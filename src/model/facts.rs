@@ -52,6 +52,12 @@ impl Facts {
     /// The facts visible inside `graph`, given its enclosing scope's.
     pub fn for_graph(graph: &GraphProto, outer: Option<&Facts>) -> Facts {
         let mut facts = outer.cloned().unwrap_or_default();
+        facts.values.reserve(
+            graph.input.len()
+                + graph.value_info.len()
+                + graph.output.len()
+                + graph.initializer.len(),
+        );
         for vi in &graph.input {
             // A graph input shadows an outer value of the same name.
             facts.values.insert(vi.name().to_owned(), fact_of(vi));
