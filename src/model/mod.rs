@@ -1,7 +1,8 @@
 //! Reading and writing `ModelProto` files with their external data
 //! (`io`, `external`), and the small tables the passes share: tensor contents
 //! as numbers (`tensor`), value shapes and types (`facts`), fresh unique names
-//! (`names`) and graph consistency checks (`check`).
+//! (`names`) and graph consistency checks (`check`); `origins` remembers
+//! where each external tensor was, so that a save puts it back there.
 //!
 //! Loading reads the file once and decodes it without copying weights: each
 //! tensor's `raw_data` is a slice of the file's buffer, or of its external
@@ -19,6 +20,7 @@ pub mod facts;
 pub mod io;
 pub mod mapped;
 pub mod names;
+pub mod origins;
 pub mod sink;
 pub mod tensor;
 
