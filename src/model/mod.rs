@@ -1,6 +1,7 @@
 //! Reading and writing `ModelProto` files with their external data
 //! (`io`, `external`), and the small tables the passes share: tensor contents
-//! as numbers (`tensor`), value shapes and types (`facts`), fresh unique names
+//! as numbers (`tensor`), value shapes and types (`facts`, completed by the
+//! shape inference of `shapes`), fresh unique names
 //! (`names`) and graph consistency checks (`check`); `origins` remembers
 //! where each external tensor was, so that a save puts it back there.
 //!
@@ -21,6 +22,7 @@ pub mod io;
 pub mod mapped;
 pub mod names;
 pub mod origins;
+pub mod shapes;
 pub mod sink;
 pub mod tensor;
 

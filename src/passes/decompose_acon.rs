@@ -109,7 +109,7 @@ fn validate_graph(
     if !graph_has_acon(graph, functions, options) {
         return Ok(());
     }
-    let facts = Facts::for_graph(graph, outer);
+    let facts = ops::facts_for(graph, outer, functions, options);
     for node in &graph.node {
         for attr in &node.attribute {
             for sub in attr.g.iter().chain(&attr.graphs) {
@@ -139,7 +139,7 @@ impl Rewriter<'_, '_> {
         if !graph_has_acon(graph, &self.functions, self.cx.options) {
             return Ok(());
         }
-        let facts = Facts::for_graph(graph, outer);
+        let facts = ops::facts_for(graph, outer, &self.functions, self.cx.options);
         for node in &mut graph.node {
             for attr in &mut node.attribute {
                 for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
