@@ -22,11 +22,13 @@
 //!    kernels; then MobileNetV2 with tract's matrix products on 1 and 2
 //!    threads, alternating;
 //! 5. write the report (Markdown) to `--out` or stdout, with the output of
-//!    `benches/convert.sh` (`--convert-log`) and of
-//!    `benches/onnxruntime_layers.py` (`--ort-log`) when given.
+//!    `benches/convert.sh` (`--convert-log`), of `benches/scale.sh`
+//!    (`--scale-log`) and of `benches/onnxruntime_layers.py` (`--ort-log`)
+//!    when given.
 //!
 //! `cargo bench --bench layers -- [--rounds N] [--net-rounds N]
-//! [--out FILE] [--convert-log FILE] [--ort-log FILE] [--save-models DIR]
+//! [--out FILE] [--convert-log FILE] [--scale-log FILE] [--ort-log FILE]
+//! [--save-models DIR]
 //! [--models-only]`; `benches/performance.sh` runs everything and rewrites
 //! `docs/performance.md`.
 
@@ -74,6 +76,7 @@ struct Args {
     warmup: usize,
     out: Option<PathBuf>,
     convert_log: Option<PathBuf>,
+    scale_log: Option<PathBuf>,
     ort_log: Option<PathBuf>,
     ort_json: Option<PathBuf>,
     save_models: Option<PathBuf>,
@@ -87,6 +90,7 @@ fn args() -> Result<Args> {
         warmup: 10,
         out: None,
         convert_log: None,
+        scale_log: None,
         ort_log: None,
         ort_json: None,
         save_models: None,
@@ -103,6 +107,7 @@ fn args() -> Result<Args> {
             "--warmup" => a.warmup = value()?.parse()?,
             "--out" => a.out = Some(value()?.into()),
             "--convert-log" => a.convert_log = Some(value()?.into()),
+            "--scale-log" => a.scale_log = Some(value()?.into()),
             "--ort-log" => a.ort_log = Some(value()?.into()),
             "--ort-json" => a.ort_json = Some(value()?.into()),
             "--save-models" => a.save_models = Some(value()?.into()),
@@ -1088,6 +1093,27 @@ impl Report<'_> {
             }
             None => {
                 let _ = writeln!(s, "Not run this time (`benches/convert.sh`).\n");
+            }
+        }
+
+        let _ = writeln!(s, "## Scale\n");
+        match &self.args.scale_log {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("--scale-log {}", p.display()))?;
+                let _ = writeln!(
+                    s,
+                    "How `convert` and `inspect` scale with the number of nodes (issue #15): chains \
+                     of 1k to 64k `acon::AconC` nodes on `[1, 8, 4, 4]`, one parameter set each, \
+                     and 1M `Relu` nodes, generated outside the timed part. Output of \
+                     `benches/scale.sh` in this run (targets: time per node flat within 2× across \
+                     the sizes, 64k ACON nodes converted in under 2 s; CPU time is user + system, \
+                     to 10 ms):\n\n```text\n{}\n```\n",
+                    text.trim_end()
+                );
+            }
+            None => {
+                let _ = writeln!(s, "Not run this time (`benches/scale.sh`).\n");
             }
         }
 

@@ -5,7 +5,8 @@
 # 64k acon::AconC nodes on x [1, 8, 4, 4], each with its own p1, p2 and β of
 # shape [1, 8, 1, 1], and a chain of 1M Relu nodes (no ACON op). Then times
 # `acon-onnx convert` and `acon-onnx inspect` of each, RUNS times, and
-# prints the fastest wall time and the time per node side by side. Target:
+# prints the fastest wall time and CPU time (user + system, GNU time at
+# /usr/bin/time), in total and per node, side by side. Target:
 # time per node flat within 2× across the sizes, 64k ACON nodes converted in
 # under 2 s.
 #
@@ -25,27 +26,34 @@ for c in "${cases[@]}"; do
   "$gen" "$1" "$2" "$work/$1_$2.onnx"
 done
 
-now() { date +%s%N; }
-best() { # best wall time in ns of RUNS runs of "$@"
-  local b=
+# The fastest of RUNS runs of "$@": wall seconds (from `date`, to the
+# nanosecond) and CPU seconds (user + system from GNU time, to 10 ms), the
+# latter steadier on a machine others share.
+best() {
+  local wall= cpu=
   for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(now)
-    "$@" >/dev/null
-    t1=$(now)
-    local d=$((t1 - t0))
-    if [ -z "$b" ] || [ "$d" -lt "$b" ]; then b=$d; fi
+    local t0 t1 w c
+    t0=$(date +%s%N)
+    /usr/bin/time -o "$work/time" -f "%U %S" "$@" >/dev/null 2>&1
+    t1=$(date +%s%N)
+    w=$(awk -v ns=$((t1 - t0)) 'BEGIN { print ns / 1e9 }')
+    c=$(awk '{ print $1 + $2 }' "$work/time")
+    if [ -z "$wall" ] || awk -v a="$w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then wall=$w; fi
+    if [ -z "$cpu" ] || awk -v a="$c" -v b="$cpu" 'BEGIN { exit !(a < b) }'; then cpu=$c; fi
   done
-  echo "$b"
+  echo "$wall $cpu"
 }
 
-printf '%-7s %9s %12s %14s %12s %14s\n' model nodes "convert ms" "convert µs/n" "inspect ms" "inspect µs/n"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+printf '%-6s %8s | %8s %8s %9s %9s | %8s %8s %9s %9s\n' model nodes \
+  "conv s" "cpu s" "µs/node" "cpu µs/n" "insp s" "cpu s" "µs/node" "cpu µs/n"
 for c in "${cases[@]}"; do
   set -- $c
   model="$work/$1_$2.onnx"
-  conv=$(best "$bin" convert "$model" -o "$work/out.onnx" --force)
-  insp=$(best "$bin" inspect "$model")
-  awk -v k="$1" -v n="$2" -v c="$conv" -v i="$insp" 'BEGIN {
-    printf "%-7s %9d %12.1f %14.2f %12.1f %14.2f\n", k, n, c / 1e6, c / 1e3 / n, i / 1e6, i / 1e3 / n
+  read -r cw cc < <(best "$bin" convert "$model" -o "$work/out.onnx" --force)
+  read -r iw ic < <(best "$bin" inspect "$model")
+  awk -v k="$1" -v n="$2" -v cw="$cw" -v cc="$cc" -v iw="$iw" -v ic="$ic" 'BEGIN {
+    printf "%-6s %8d | %8.3f %8.2f %9.2f %9.2f | %8.3f %8.2f %9.2f %9.2f\n", k, n,
+      cw, cc, cw * 1e6 / n, cc * 1e6 / n, iw, ic, iw * 1e6 / n, ic * 1e6 / n
   }'
 done
