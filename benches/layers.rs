@@ -22,13 +22,15 @@
 //!    kernels; then MobileNetV2 with tract's matrix products on 1 and 2
 //!    threads, alternating;
 //! 5. write the report (Markdown) to `--out` or stdout, with the output of
-//!    `benches/convert.sh` (`--convert-log`) and of
-//!    `benches/onnxruntime_layers.py` (`--ort-log`) when given; a section
-//!    that `benches/plain_export.sh` wrote into `--out` (issue 12, between
-//!    its marker comments) is kept, after the report.
+//!    `benches/convert.sh` (`--convert-log`), of `benches/scale.sh`
+//!    (`--scale-log`) and of `benches/onnxruntime_layers.py` (`--ort-log`)
+//!    when given; a section that `benches/plain_export.sh` wrote into
+//!    `--out` (issue 12, between its marker comments) is kept, after the
+//!    report.
 //!
 //! `cargo bench --profile profiling --bench layers -- [--rounds N] [--net-rounds N]
-//! [--out FILE] [--convert-log FILE] [--ort-log FILE] [--save-models DIR]
+//! [--out FILE] [--convert-log FILE] [--scale-log FILE] [--ort-log FILE]
+//! [--save-models DIR]
 //! [--models-only]`; `benches/performance.sh` runs everything and rewrites
 //! `docs/performance.md`. `--plan FILE` (repeatable) only prints the
 //! profiled tract plan of each model file, as step 3's table has it (used by
@@ -78,6 +80,7 @@ struct Args {
     warmup: usize,
     out: Option<PathBuf>,
     convert_log: Option<PathBuf>,
+    scale_log: Option<PathBuf>,
     ort_log: Option<PathBuf>,
     ort_json: Option<PathBuf>,
     save_models: Option<PathBuf>,
@@ -92,6 +95,7 @@ fn args() -> Result<Args> {
         warmup: 10,
         out: None,
         convert_log: None,
+        scale_log: None,
         ort_log: None,
         ort_json: None,
         save_models: None,
@@ -109,6 +113,7 @@ fn args() -> Result<Args> {
             "--warmup" => a.warmup = value()?.parse()?,
             "--out" => a.out = Some(value()?.into()),
             "--convert-log" => a.convert_log = Some(value()?.into()),
+            "--scale-log" => a.scale_log = Some(value()?.into()),
             "--ort-log" => a.ort_log = Some(value()?.into()),
             "--ort-json" => a.ort_json = Some(value()?.into()),
             "--save-models" => a.save_models = Some(value()?.into()),
@@ -1147,6 +1152,27 @@ impl Report<'_> {
             }
             None => {
                 let _ = writeln!(s, "Not run this time (`benches/convert.sh`).\n");
+            }
+        }
+
+        let _ = writeln!(s, "## Scale\n");
+        match &self.args.scale_log {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("--scale-log {}", p.display()))?;
+                let _ = writeln!(
+                    s,
+                    "How `convert` and `inspect` scale with the number of nodes (issue #15): chains \
+                     of 1k to 64k `acon::AconC` nodes on `[1, 8, 4, 4]`, one parameter set each, \
+                     and 1M `Relu` nodes, generated outside the timed part. Output of \
+                     `benches/scale.sh` in this run (targets: time per node flat within 2× across \
+                     the sizes, 64k ACON nodes converted in under 2 s; CPU time is user + system, \
+                     to 10 ms):\n\n```text\n{}\n```\n",
+                    text.trim_end()
+                );
+            }
+            None => {
+                let _ = writeln!(s, "Not run this time (`benches/scale.sh`).\n");
             }
         }
 

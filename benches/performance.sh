@@ -3,7 +3,8 @@
 #
 # In order: writes the layer models (benches/layers.rs --models-only); times
 # them in onnxruntime with benches/onnxruntime_layers.py if ORT_PYTHON (default
-# /tmp/ortenv/bin/python) has onnxruntime; runs benches/convert.sh; then runs
+# /tmp/ortenv/bin/python) has onnxruntime; runs benches/convert.sh and
+# benches/scale.sh; then runs
 # benches/layers.rs, which times the layers and the networks on tract and
 # writes the report with the two logs in it. Everything is built with the
 # `profiling` profile (release with line tables, for `perf record`).
@@ -30,4 +31,6 @@ else
 fi
 benches/convert.sh | tee "$work/convert.txt"
 args+=(--convert-log "$work/convert.txt")
+benches/scale.sh | tee "$work/scale.txt"
+args+=(--scale-log "$work/scale.txt")
 cargo bench --profile profiling --bench layers -- "${args[@]}"

@@ -2,9 +2,9 @@
 //!
 //! In run order: the graph inputs' shapes are made concrete (symbolic dims
 //! from `--dim NAME=VALUE`, otherwise taken as 1 and reported; a dim with
-//! neither value nor name is called `INPUT[AXIS]`), a small
-//! static shape inference walks the main graph's nodes in order, and each
-//! node's cost is counted from the shapes it sees:
+//! neither value nor name is called `INPUT[AXIS]`), the shape inference of
+//! `model::shapes` walks the main graph's nodes in order, and each node's
+//! cost is counted from the shapes it gives:
 //!
 //! - **multiply-adds** for `Conv` (grouped and depthwise: `N·M·out·(C/g)·k`),
 //!   `Gemm`, `MatMul` and the two 1×1 convolutions inside `acon::MetaAconC`.
@@ -16,8 +16,9 @@
 //!   a global pool or `ReduceMean` one per input element.
 //!
 //! Shape-only ops (Reshape, Transpose, Flatten, Concat, Split, …) cost
-//! nothing. An op this module does not know, or whose input shapes are
-//! unknown, is listed as *not counted* instead of failing the report.
+//! nothing. An op whose output shape the shape inference cannot tell, or
+//! whose input shapes are unknown, is listed as *not counted* instead of
+//! failing the report.
 //!
 //! Parameters are the float initializers, less BatchNorm running statistics
 //! (PyTorch counts those as buffers, not parameters, and so do papers);
@@ -29,10 +30,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::model::facts::{Dim, value_info_shape};
+use crate::model::shapes::{Shapes, attr_int, attr_ints, known};
 use crate::model::tensor::{FloatType, element_count};
-use crate::ops::{self, LocalFunctions};
+use crate::ops::{self, AconKind, LocalFunctions};
 use crate::passes::{ConvertOptions, is_default_domain};
-use crate::proto::{AttributeProto, DataType, ModelProto, NodeProto, TensorProto};
+use crate::proto::{ModelProto, NodeProto};
 
 /// What the count found.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -111,7 +113,12 @@ pub fn count(
     for node in &graph.node {
         let positions: &[usize] = match (node.op_type(), is_default_domain(node.domain())) {
             ("BatchNormalization", true) => &[3, 4],
-            ("MetaAconC", false) if is_acon(node, options, &functions) => &[9, 10, 13, 14],
+            ("MetaAconC", false)
+                if ops::classify(node, &functions, options).acon_kind(node)
+                    == Some(AconKind::MetaC) =>
+            {
+                &[9, 10, 13, 14]
+            }
             _ => &[],
         };
         for &i in positions {
@@ -134,7 +141,7 @@ pub fn count(
     }
 
     // Shapes of the graph inputs and initializers.
-    let mut env = Env::default();
+    let mut shapes = Shapes::default();
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
     let mut symbols: BTreeMap<String, DimValue> = BTreeMap::new();
     for vi in graph
@@ -172,11 +179,14 @@ pub fn count(
             name: vi.name().to_owned(),
             shape: Some(concrete.clone()),
         });
-        env.shapes.insert(vi.name().to_owned(), concrete);
+        shapes.set_shape(
+            vi.name(),
+            concrete.iter().map(|&d| Dim::Known(d as i64)).collect(),
+        );
     }
     report.dims = symbols.into_values().collect();
     for t in &graph.initializer {
-        env.add_tensor(t.name(), t);
+        shapes.add_tensor(t.name(), t);
     }
 
     let mut matrix: BTreeMap<(String, String), OpCost> = BTreeMap::new();
@@ -195,8 +205,14 @@ pub fn count(
             .iter()
             .filter_map(|i| sizes.get(i.as_str()))
             .sum();
-        match infer(node, &mut env, is_acon(node, options, &functions)) {
-            Ok(cost) => {
+        let acon = ops::classify(node, &functions, options).acon_kind(node);
+        let costed = shapes
+            .infer(node, acon)
+            .and_then(|()| cost(node, &shapes, acon));
+        let mut extra_costs = vec![];
+        match costed {
+            Ok((cost, extra)) => {
+                extra_costs = extra;
                 let table = match cost {
                     Cost::Free => continue,
                     Cost::MultiplyAdds(_) => &mut matrix,
@@ -228,7 +244,7 @@ pub fn count(
         }
         // MetaAconC also pools and works element-wise; book those parts
         // where the decomposed form's ReduceMean and Mul/Sigmoid would go.
-        for (extra, what) in std::mem::take(&mut env.extra_costs) {
+        for (extra, what) in extra_costs {
             let table = match extra {
                 Cost::Elementwise(_) => &mut elementwise,
                 Cost::Pooling(_) => &mut pooling,
@@ -260,95 +276,16 @@ pub fn count(
         .iter()
         .map(|o| NamedShape {
             name: o.name().to_owned(),
-            shape: env.shapes.get(o.name()).cloned(),
+            shape: concrete(&shapes, Some(&o.name().to_owned())).ok(),
         })
         .collect();
     report
 }
 
-/// An ACON custom op, or a call to a function named after one (counted as
-/// the op it stands for).
-fn is_acon(node: &NodeProto, options: &ConvertOptions, functions: &LocalFunctions) -> bool {
-    ops::classify(node, functions, options)
-        .acon_kind(node)
-        .is_some()
-}
+/// A node's cost, and the extra parts of it booked under their own label.
+type Costs = (Cost, Vec<(Cost, &'static str)>);
 
-/// What is known while walking the graph: shapes, and the values of small
-/// int tensors (for Reshape targets, axes and the Shape→Gather→Concat
-/// chains PyTorch exports for `x.view(x.size(0), -1)`).
-#[derive(Default)]
-struct Env {
-    shapes: HashMap<String, Vec<usize>>,
-    ints: HashMap<String, Vec<i64>>,
-    /// Costs of the last node beyond its main one, with a label.
-    extra_costs: Vec<(Cost, &'static str)>,
-}
-
-impl Env {
-    fn add_tensor(&mut self, name: &str, t: &TensorProto) {
-        let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
-        self.shapes.insert(name.to_owned(), dims);
-        if let Some(values) = int_values(t) {
-            self.ints.insert(name.to_owned(), values);
-        }
-    }
-
-    fn shape(&self, node: &NodeProto, i: usize) -> Result<&Vec<usize>, String> {
-        let name = node
-            .input
-            .get(i)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| format!("input {i} is missing"))?;
-        self.shapes
-            .get(name)
-            .ok_or_else(|| format!("the shape of `{name}` is unknown"))
-    }
-
-    fn ints_of(&self, node: &NodeProto, i: usize) -> Option<&Vec<i64>> {
-        node.input
-            .get(i)
-            .filter(|n| !n.is_empty())
-            .and_then(|n| self.ints.get(n))
-    }
-
-    fn set(&mut self, node: &NodeProto, i: usize, shape: Vec<usize>) {
-        if let Some(name) = node.output.get(i).filter(|n| !n.is_empty()) {
-            self.shapes.insert(name.clone(), shape);
-        }
-    }
-
-    fn set_ints(&mut self, node: &NodeProto, values: Vec<i64>) {
-        if let Some(name) = node.output.first() {
-            self.shapes.insert(name.clone(), vec![values.len()]);
-            self.ints.insert(name.clone(), values);
-        }
-    }
-}
-
-/// Reads a small int tensor (int64 or int32), raw or typed.
-fn int_values(t: &TensorProto) -> Option<Vec<i64>> {
-    let count = element_count(&t.dims)? as usize;
-    if count > 64 {
-        return None;
-    }
-    let ty = DataType::try_from(t.data_type()).ok()?;
-    let values: Vec<i64> = match (ty, &t.raw_data) {
-        (DataType::Int64, Some(raw)) => raw
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-        (DataType::Int32, Some(raw)) => raw
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
-            .collect(),
-        (DataType::Int64, None) => t.int64_data.clone(),
-        (DataType::Int32, None) => t.int32_data.iter().map(|&v| v as i64).collect(),
-        _ => return None,
-    };
-    (values.len() == count).then_some(values)
-}
-
+/// The cost of one node, by kind.
 enum Cost {
     Free,
     MultiplyAdds(u64),
@@ -369,493 +306,75 @@ fn numel(shape: &[usize]) -> u64 {
     shape.iter().map(|&d| d as u64).product()
 }
 
-fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
-    node.attribute.iter().find(|a| a.name() == name)
+/// The shape of a node's input or output, all of whose dims must be known
+/// (they are, the graph inputs' dims having been made concrete).
+fn concrete(shapes: &Shapes, name: Option<&String>) -> Result<Vec<usize>, String> {
+    let name = name.filter(|n| !n.is_empty()).ok_or("a value is missing")?;
+    let dims = shapes
+        .shape(name)
+        .ok_or_else(|| format!("the shape of `{name}` is unknown"))?;
+    dims.iter()
+        .map(|d| known(d).map(|v| v.max(0) as usize))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| format!("the shape of `{name}` is not fully known"))
 }
 
-fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
-    attr(node, name).map(|a| a.ints.clone())
-}
-
-fn attr_int(node: &NodeProto, name: &str) -> Option<i64> {
-    attr(node, name).and_then(|a| a.i)
-}
-
-/// A possibly negative axis of a rank-`rank` tensor.
-fn axis(a: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let v = if a < 0 { a + r } else { a };
-    if (0..r.max(1)).contains(&v) {
-        Ok(v as usize)
-    } else {
-        Err(format!("axis {a} is out of range for rank {rank}"))
+/// What `node` costs, from the shapes inference gave its inputs and
+/// outputs; MetaAconC's extra parts (its mean and element-wise pass) are
+/// returned beside, with a label.
+fn cost(node: &NodeProto, shapes: &Shapes, acon: Option<AconKind>) -> Result<Costs, String> {
+    let input = |i: usize| concrete(shapes, node.input.get(i));
+    let output = || concrete(shapes, node.output.first());
+    if let Some(kind) = acon {
+        // `acon::*` ops: one element-wise op per element. MetaAconC's main
+        // cost is its two 1×1 convolutions on the pooled `[N, C, 1, …]`
+        // tensor (multiply-adds); its mean over X and its element-wise part
+        // are booked as extra costs.
+        let x = input(0)?;
+        let n = numel(&x);
+        if kind != AconKind::MetaC {
+            return Ok((Cost::Elementwise(n), vec![]));
+        }
+        let w1 = input(3)?;
+        let (r, c) = (
+            *w1.first().ok_or("W1 has no dims")?,
+            *w1.get(1).ok_or("W1 has one dim")?,
+        );
+        let batch = *x.first().unwrap_or(&1) as u64;
+        let extra = vec![
+            (Cost::Pooling(n), "mean"),
+            (Cost::Elementwise(n), "element-wise"),
+        ];
+        return Ok((Cost::MultiplyAdds(2 * batch * (r * c) as u64), extra));
     }
-}
-
-fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
-    crate::model::tensor::broadcast_shape(a, b)
-        .ok_or_else(|| format!("shapes {a:?} and {b:?} do not broadcast"))
-}
-
-/// Infers the node's output shapes into `env` and returns its cost.
-fn infer(node: &NodeProto, env: &mut Env, acon: bool) -> Result<Cost, String> {
-    if acon {
-        return acon_op(node, env);
-    }
-    if !is_default_domain(node.domain()) {
-        return Err(format!("domain `{}` is not known", node.domain()));
-    }
-    let op = node.op_type();
-    match op {
-        "Conv" => conv(node, env),
+    let cost = match node.op_type() {
+        // Conv: `N·M·∏out·(C/g)·∏k` multiply-adds.
+        "Conv" => Cost::MultiplyAdds(numel(&output()?) * numel(&input(1)?[1..])),
         "Gemm" => {
-            let (a, b) = (env.shape(node, 0)?.clone(), env.shape(node, 1)?.clone());
-            if a.len() != 2 || b.len() != 2 {
-                return Err("Gemm takes 2-D inputs".into());
-            }
+            let a = input(0)?;
             let ta = attr_int(node, "transA").unwrap_or(0) != 0;
-            let tb = attr_int(node, "transB").unwrap_or(0) != 0;
-            let (m, k) = if ta { (a[1], a[0]) } else { (a[0], a[1]) };
-            let n = if tb { b[0] } else { b[1] };
-            env.set(node, 0, vec![m, n]);
-            Ok(Cost::MultiplyAdds((m * n * k) as u64))
+            let k = if ta { a[0] } else { a[1] };
+            Cost::MultiplyAdds(numel(&output()?) * k as u64)
         }
         "MatMul" => {
-            let (a, b) = (env.shape(node, 0)?.clone(), env.shape(node, 1)?.clone());
-            if a.is_empty() || b.is_empty() {
-                return Err("MatMul takes tensors of rank ≥ 1".into());
-            }
-            // numpy.matmul: 1-D operands gain a dim that is removed again.
-            let a2 = if a.len() == 1 {
-                vec![1, a[0]]
-            } else {
-                a.clone()
-            };
-            let b2 = if b.len() == 1 {
-                vec![b[0], 1]
-            } else {
-                b.clone()
-            };
-            let k = a2[a2.len() - 1];
-            let batch = broadcast(&a2[..a2.len() - 2], &b2[..b2.len() - 2])?;
-            let mut out = batch;
-            if a.len() > 1 {
-                out.push(a2[a2.len() - 2]);
-            }
-            if b.len() > 1 {
-                out.push(b2[b2.len() - 1]);
-            }
-            let macs = numel(&out) * k as u64;
-            env.set(node, 0, out);
-            Ok(Cost::MultiplyAdds(macs))
-        }
-        "BatchNormalization"
-        | "InstanceNormalization"
-        | "LayerNormalization"
-        | "Relu"
-        | "Sigmoid"
-        | "Tanh"
-        | "Clip"
-        | "LeakyRelu"
-        | "PRelu"
-        | "HardSigmoid"
-        | "HardSwish"
-        | "Swish"
-        | "Elu"
-        | "Selu"
-        | "Celu"
-        | "Softplus"
-        | "Softsign"
-        | "Mish"
-        | "Gelu"
-        | "Erf"
-        | "Exp"
-        | "Log"
-        | "Neg"
-        | "Abs"
-        | "Sqrt"
-        | "Reciprocal"
-        | "Floor"
-        | "Ceil"
-        | "Round"
-        | "Softmax"
-        | "LogSoftmax" => {
-            let x = env.shape(node, 0)?.clone();
-            let n = numel(&x);
-            env.set(node, 0, x);
-            Ok(Cost::Elementwise(n))
-        }
-        "Identity" | "Dropout" | "Cast" => {
-            let x = env.shape(node, 0)?.clone();
-            if let Some(v) = env.ints_of(node, 0).cloned() {
-                env.ints.insert(node.output[0].clone(), v);
-            }
-            env.set(node, 0, x);
-            Ok(Cost::Free)
-        }
-        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Where"
-        | "Equal" | "Less" | "Greater" | "And" | "Or" => {
-            let mut out = env.shape(node, 0)?.clone();
-            for i in 1..node.input.len() {
-                out = broadcast(&out, env.shape(node, i)?)?;
-            }
-            let n = numel(&out);
-            env.set(node, 0, out);
-            Ok(Cost::Elementwise(n))
+            let a = input(0)?;
+            let k = *a.last().ok_or("MatMul takes tensors of rank ≥ 1")?;
+            Cost::MultiplyAdds(numel(&output()?) * k as u64)
         }
         "MaxPool" | "AveragePool" | "LpPool" => {
-            let x = env.shape(node, 0)?.clone();
             let kernel = attr_ints(node, "kernel_shape").ok_or("no kernel_shape")?;
-            let out = window_output(node, &x, &kernel, None)?;
-            let window: u64 = kernel.iter().map(|&k| k as u64).product();
-            let n = numel(&out) * window;
-            env.set(node, 0, out);
-            Ok(Cost::Pooling(n))
+            let window: u64 = kernel.iter().map(|&k| k.max(0) as u64).product();
+            Cost::Pooling(numel(&output()?) * window)
         }
-        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => {
-            let x = env.shape(node, 0)?.clone();
-            if x.len() < 2 {
-                return Err(format!("input of rank {} has no channels", x.len()));
-            }
-            let mut out = x[..2].to_vec();
-            out.resize(x.len(), 1);
-            env.set(node, 0, out);
-            Ok(Cost::Pooling(numel(&x)))
-        }
-        "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL2"
-        | "ReduceL1" | "ReduceSumSquare" | "ReduceLogSumExp" => {
-            let x = env.shape(node, 0)?.clone();
-            // Axes are an attribute before opset 18 (13 for ReduceSum), an
-            // input from then on.
-            let axes = match attr_ints(node, "axes") {
-                Some(a) => a,
-                None => match env.ints_of(node, 1) {
-                    Some(a) => a.clone(),
-                    None if node.input.get(1).is_some_and(|n| !n.is_empty()) => {
-                        return Err("its axes are not constant".into());
-                    }
-                    None => vec![],
-                },
-            };
-            let keep = attr_int(node, "keepdims").unwrap_or(1) != 0;
-            let noop = attr_int(node, "noop_with_empty_axes").unwrap_or(0) != 0;
-            let axes: Vec<usize> = if axes.is_empty() {
-                if noop { vec![] } else { (0..x.len()).collect() }
-            } else {
-                axes.iter()
-                    .map(|&a| axis(a, x.len()))
-                    .collect::<Result<_, _>>()?
-            };
-            let mut out = vec![];
-            for (i, &d) in x.iter().enumerate() {
-                if !axes.contains(&i) {
-                    out.push(d);
-                } else if keep {
-                    out.push(1);
-                }
-            }
-            env.set(node, 0, out);
-            Ok(Cost::Pooling(numel(&x)))
-        }
-        "Flatten" => {
-            let x = env.shape(node, 0)?.clone();
-            let a = if x.is_empty() {
-                0
-            } else {
-                axis(attr_int(node, "axis").unwrap_or(1), x.len() + 1)?
-            };
-            let out = vec![
-                numel(&x[..a.min(x.len())]) as usize,
-                numel(&x[a.min(x.len())..]) as usize,
-            ];
-            env.set(node, 0, out);
-            Ok(Cost::Free)
-        }
-        "Reshape" => {
-            let x = env.shape(node, 0)?.clone();
-            let target = env
-                .ints_of(node, 1)
-                .cloned()
-                .ok_or("its target shape is not constant")?;
-            let allow_zero = attr_int(node, "allowzero").unwrap_or(0) != 0;
-            let out = reshape(&x, &target, allow_zero)?;
-            if let Some(v) = env.ints_of(node, 0).cloned() {
-                env.ints.insert(node.output[0].clone(), v);
-            }
-            env.set(node, 0, out);
-            Ok(Cost::Free)
-        }
-        "Transpose" => {
-            let x = env.shape(node, 0)?.clone();
-            let perm = attr_ints(node, "perm")
-                .unwrap_or_else(|| (0..x.len() as i64).rev().collect::<Vec<_>>());
-            let out = perm
-                .iter()
-                .map(|&p| x.get(p as usize).copied().ok_or("perm is out of range"))
-                .collect::<Result<Vec<_>, _>>()?;
-            env.set(node, 0, out);
-            Ok(Cost::Free)
-        }
-        "Concat" => {
-            let first = env.shape(node, 0)?.clone();
-            let a = axis(attr_int(node, "axis").ok_or("no axis")?, first.len())?;
-            let mut out = first;
-            let mut ints = env.ints_of(node, 0).cloned();
-            for i in 1..node.input.len() {
-                let s = env.shape(node, i)?;
-                if s.len() != out.len() {
-                    return Err("inputs of different ranks".into());
-                }
-                out[a] += s[a];
-                ints = match (ints, env.ints_of(node, i)) {
-                    (Some(mut v), Some(w)) => {
-                        v.extend(w);
-                        Some(v)
-                    }
-                    _ => None,
-                };
-            }
-            match ints {
-                Some(v) if out.len() == 1 => env.set_ints(node, v),
-                _ => env.set(node, 0, out),
-            }
-            Ok(Cost::Free)
-        }
-        "Split" => {
-            let x = env.shape(node, 0)?.clone();
-            let a = axis(attr_int(node, "axis").unwrap_or(0), x.len())?;
-            let n = node.output.len();
-            let sizes: Vec<usize> = match attr_ints(node, "split")
-                .filter(|s| !s.is_empty())
-                .or_else(|| env.ints_of(node, 1).cloned())
-            {
-                Some(s) => s.iter().map(|&v| v.max(0) as usize).collect(),
-                None => {
-                    // Equal parts; from opset 18 the last may be smaller.
-                    let parts = attr_int(node, "num_outputs").map_or(n, |v| v as usize);
-                    let each = x[a].div_ceil(parts.max(1));
-                    (0..parts)
-                        .map(|i| each.min(x[a].saturating_sub(i * each)))
-                        .collect()
-                }
-            };
-            for (i, &s) in sizes.iter().enumerate() {
-                let mut out = x.clone();
-                out[a] = s;
-                env.set(node, i, out);
-            }
-            Ok(Cost::Free)
-        }
-        "Squeeze" | "Unsqueeze" => {
-            let x = env.shape(node, 0)?.clone();
-            // Axes are an attribute before opset 13, an input from then on.
-            let axes = attr_ints(node, "axes").or_else(|| env.ints_of(node, 1).cloned());
-            let out = if op == "Squeeze" {
-                match axes {
-                    Some(axes) => {
-                        let axes: Vec<usize> = axes
-                            .iter()
-                            .map(|&a| axis(a, x.len()))
-                            .collect::<Result<_, _>>()?;
-                        x.iter()
-                            .enumerate()
-                            .filter(|(i, _)| !axes.contains(i))
-                            .map(|(_, &d)| d)
-                            .collect()
-                    }
-                    None => x.iter().copied().filter(|&d| d != 1).collect(),
-                }
-            } else {
-                let axes = axes.ok_or("its axes are not constant")?;
-                let rank = x.len() + axes.len();
-                let axes: Vec<usize> = axes
-                    .iter()
-                    .map(|&a| axis(a, rank))
-                    .collect::<Result<_, _>>()?;
-                let mut rest = x.iter();
-                (0..rank)
-                    .map(|i| {
-                        if axes.contains(&i) {
-                            1
-                        } else {
-                            rest.next().copied().unwrap_or(1)
-                        }
-                    })
-                    .collect()
-            };
-            if let Some(v) = env.ints_of(node, 0).cloned() {
-                env.ints.insert(node.output[0].clone(), v);
-            }
-            env.set(node, 0, out);
-            Ok(Cost::Free)
-        }
-        "Shape" => {
-            let x = env.shape(node, 0)?.clone();
-            let r = x.len() as i64;
-            let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
-            let start = clamp(attr_int(node, "start").unwrap_or(0)) as usize;
-            let end = clamp(attr_int(node, "end").unwrap_or(r)) as usize;
-            let values = x[start..end.max(start)].iter().map(|&d| d as i64).collect();
-            env.set_ints(node, values);
-            Ok(Cost::Free)
-        }
-        "Gather" => {
-            let x = env.shape(node, 0)?.clone();
-            let i = env.shape(node, 1)?.clone();
-            let a = axis(attr_int(node, "axis").unwrap_or(0), x.len())?;
-            let mut out = x[..a].to_vec();
-            out.extend(&i);
-            out.extend(&x[a + 1..]);
-            if let (Some(data), Some(index)) = (env.ints_of(node, 0), env.ints_of(node, 1))
-                && x.len() == 1
-            {
-                let n = data.len() as i64;
-                let values: Option<Vec<i64>> = index
-                    .iter()
-                    .map(|&k| data.get((if k < 0 { k + n } else { k }) as usize).copied())
-                    .collect();
-                if let Some(v) = values {
-                    env.ints.insert(node.output[0].clone(), v);
-                }
-            }
-            env.set(node, 0, out);
-            Ok(Cost::Free)
-        }
-        "Constant" => {
-            let t = attr(node, "value")
-                .and_then(|a| a.t.as_ref())
-                .ok_or("only `value` constants are understood")?;
-            if let Some(name) = node.output.first() {
-                env.add_tensor(name, t);
-            }
-            Ok(Cost::Free)
-        }
-        "If" | "Loop" | "Scan" => Err("ops with subgraphs are not counted".into()),
-        _ => Err("op not known to the counter".into()),
-    }
-}
-
-/// `acon::*` ops: the output has X's shape and costs one element-wise op per
-/// element. MetaAconC's main cost is its two 1×1 convolutions on the pooled
-/// `[N, C, 1, …]` tensor (multiply-adds); its mean over X and its
-/// element-wise part are booked as extra costs.
-fn acon_op(node: &NodeProto, env: &mut Env) -> Result<Cost, String> {
-    let x = env.shape(node, 0)?.clone();
-    let n = numel(&x);
-    env.set(node, 0, x.clone());
-    if node.op_type() != "MetaAconC" {
-        return Ok(Cost::Elementwise(n));
-    }
-    let w1 = env.shape(node, 3)?;
-    let (r, c) = (
-        *w1.first().ok_or("W1 has no dims")?,
-        *w1.get(1).ok_or("W1 has one dim")?,
-    );
-    let batch = *x.first().unwrap_or(&1) as u64;
-    env.extra_costs = vec![
-        (Cost::Pooling(n), "mean"),
-        (Cost::Elementwise(n), "element-wise"),
-    ];
-    Ok(Cost::MultiplyAdds(2 * batch * (r * c) as u64))
-}
-
-/// Conv: `N·M·∏out·(C/g)·∏k` multiply-adds.
-fn conv(node: &NodeProto, env: &mut Env) -> Result<Cost, String> {
-    let x = env.shape(node, 0)?.clone();
-    let w = env.shape(node, 1)?.clone();
-    if x.len() < 3 || w.len() != x.len() {
-        return Err(format!("input {x:?} and weight {w:?} do not fit"));
-    }
-    let kernel: Vec<i64> = attr_ints(node, "kernel_shape")
-        .unwrap_or_else(|| w[2..].iter().map(|&d| d as i64).collect());
-    let mut out = window_output(node, &x, &kernel, Some(w[0]))?;
-    out[1] = w[0];
-    let per_output: u64 = numel(&w[1..]);
-    let macs = numel(&out) * per_output;
-    env.set(node, 0, out);
-    Ok(Cost::MultiplyAdds(macs))
-}
-
-/// The output shape of a windowed op (Conv, pooling) under ONNX's pads,
-/// strides, dilations, `auto_pad` and `ceil_mode`.
-fn window_output(
-    node: &NodeProto,
-    x: &[usize],
-    kernel: &[i64],
-    channels: Option<usize>,
-) -> Result<Vec<usize>, String> {
-    let k = kernel.len();
-    if x.len() != k + 2 {
-        return Err(format!("input {x:?} does not fit a {k}-d kernel"));
-    }
-    let strides = attr_ints(node, "strides").unwrap_or_else(|| vec![1; k]);
-    let dilations = attr_ints(node, "dilations").unwrap_or_else(|| vec![1; k]);
-    let pads = attr_ints(node, "pads").unwrap_or_else(|| vec![0; 2 * k]);
-    let auto_pad = attr(node, "auto_pad")
-        .and_then(|a| a.s.as_ref())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .unwrap_or_default();
-    let ceil = attr_int(node, "ceil_mode").unwrap_or(0) != 0;
-    if strides.len() != k || dilations.len() != k || pads.len() != 2 * k {
-        return Err("strides, dilations or pads do not match the kernel".into());
-    }
-    let mut out = vec![x[0], channels.unwrap_or(x[1])];
-    for i in 0..k {
-        let input = x[i + 2] as i64;
-        let s = strides[i].max(1);
-        let extent = dilations[i] * (kernel[i] - 1) + 1;
-        let o = match auto_pad.as_str() {
-            "SAME_UPPER" | "SAME_LOWER" => (input + s - 1) / s,
-            "VALID" => (input - extent) / s + 1,
-            _ => {
-                let span = input + pads[i] + pads[i + k] - extent;
-                if ceil {
-                    // The last window must start inside the input or left pad.
-                    let mut o = (span + s - 1) / s + 1;
-                    if (o - 1) * s >= input + pads[i] {
-                        o -= 1;
-                    }
-                    o
-                } else {
-                    span.div_euclid(s) + 1
-                }
-            }
-        };
-        if o <= 0 {
-            return Err(format!("the window does not fit input {x:?}"));
-        }
-        out.push(o as usize);
-    }
-    Ok(out)
-}
-
-/// Reshape's output: `0` copies the input dim (unless `allowzero`), `-1`
-/// takes what is left.
-fn reshape(x: &[usize], target: &[i64], allow_zero: bool) -> Result<Vec<usize>, String> {
-    let total = numel(x);
-    let mut out: Vec<usize> = vec![];
-    let mut infer = None;
-    for (i, &t) in target.iter().enumerate() {
-        match t {
-            -1 => {
-                infer = Some(i);
-                out.push(1);
-            }
-            0 if !allow_zero => out.push(*x.get(i).ok_or("0 copies a dim that is not there")?),
-            t if t >= 0 => out.push(t as usize),
-            _ => return Err(format!("invalid target dim {t}")),
-        }
-    }
-    let known = numel(&out);
-    if let Some(i) = infer {
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(format!("cannot reshape {x:?} to {target:?}"));
-        }
-        out[i] = (total / known) as usize;
-    } else if known != total {
-        return Err(format!("cannot reshape {x:?} to {target:?}"));
-    }
-    Ok(out)
+        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" | "ReduceMean" | "ReduceSum"
+        | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL2" | "ReduceL1"
+        | "ReduceSumSquare" | "ReduceLogSumExp" => Cost::Pooling(numel(&input(0)?)),
+        "Identity" | "Dropout" | "Cast" | "Flatten" | "Reshape" | "Transpose" | "Concat"
+        | "Split" | "Squeeze" | "Unsqueeze" | "Shape" | "Gather" | "Constant" => Cost::Free,
+        // Everything else the inference knows works element by element.
+        _ => Cost::Elementwise(numel(&output()?)),
+    };
+    Ok((cost, vec![]))
 }
 
 /// `1234567` as `1.23M`.
@@ -969,7 +488,9 @@ impl FlopsReport {
 mod tests {
     use super::*;
     use crate::model::tensor::{Array, float_tensor, int64_tensor};
-    use crate::proto::{GraphProto, OperatorSetIdProto, ValueInfoProto};
+    use crate::proto::{
+        AttributeProto, DataType, GraphProto, OperatorSetIdProto, TensorProto, ValueInfoProto,
+    };
 
     fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
         NodeProto {
@@ -1184,26 +705,5 @@ mod tests {
         assert!(r.not_counted.is_empty(), "{:?}", r.not_counted);
         assert_eq!(r.outputs[0].shape, Some(vec![5, 7]));
         assert_eq!(r.multiply_adds, 5 * 36 * 7);
-    }
-
-    #[test]
-    fn window_output_follows_onnx() {
-        let pool = node(
-            "MaxPool",
-            &["x"],
-            "y",
-            vec![
-                ints("kernel_shape", &[3, 3]),
-                ints("strides", &[2, 2]),
-                int("ceil_mode", 1),
-            ],
-        );
-        // floor((112 − 3)/2) + 1 = 55; ceil mode: 56.
-        assert_eq!(
-            window_output(&pool, &[1, 4, 112, 112], &[3, 3], None).unwrap(),
-            vec![1, 4, 56, 56]
-        );
-        assert_eq!(reshape(&[2, 3, 4], &[0, -1], false).unwrap(), vec![2, 12]);
-        assert!(reshape(&[2, 3, 4], &[5, -1], false).is_err());
     }
 }

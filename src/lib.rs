@@ -44,8 +44,10 @@ pub fn validate(model: &ModelProto, options: &ConvertOptions) -> Result<(), Erro
 
 /// Loads `input`, converts it and saves the result to `output` atomically.
 /// Nothing is written unless the whole model converted. The output keeps the
-/// input's form: with `ExternalData::Auto` it has external data when the
-/// input had some. Neither the input nor its data files are ever replaced.
+/// input's form: with `ExternalData::AsLoaded` each tensor stays where it
+/// was (external or embedded), with `ExternalData::Auto` it has external
+/// data by the size threshold when the input had some. Neither the input nor
+/// its data files are ever replaced.
 pub fn convert_file(
     input: &Path,
     output: &Path,
@@ -73,6 +75,9 @@ pub fn convert_file_with(
     let report = pipeline.run(&mut model, options)?;
     if save_options.external == ExternalData::Auto && !sources.is_empty() {
         save_options.external = ExternalData::File(None);
+    }
+    if save_options.external == ExternalData::AsLoaded {
+        save_options.origins = sources.origins.clone();
     }
     save_options.inputs.push(input.to_owned());
     save_options.inputs.extend(sources.files.iter().cloned());

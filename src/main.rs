@@ -68,9 +68,10 @@ struct ConvertArgs {
     to: ConvertTarget,
     /// Write tensor data to an external file beside OUTPUT: FILE is a relative
     /// path inside OUTPUT's directory [default: <OUTPUT file name>.data].
-    /// Without this flag or --no-external-data, the data goes external when
-    /// INPUT had external data, or when OUTPUT would pass protobuf's 2 GiB
-    /// limit; otherwise it is embedded.
+    /// Without this flag, --no-external-data or --size-threshold, each tensor
+    /// stays where it was in INPUT (external ones in a data file of the same
+    /// relative location and offset order, embedded ones embedded), and data
+    /// goes external only when OUTPUT would pass protobuf's 2 GiB limit.
     #[arg(
         long = "external-data",
         value_name = "FILE",
@@ -85,7 +86,8 @@ struct ConvertArgs {
     #[arg(long = "no-external-data")]
     no_external_data: bool,
     /// With external data, initializers of at least BYTES go to the data file
-    /// [default: 1024].
+    /// [default: 1024]. Given alone, lays out an INPUT with external data by
+    /// this threshold instead of keeping each tensor where it was.
     #[arg(long = "size-threshold", value_name = "BYTES")]
     size_threshold: Option<u64>,
     /// The protobuf size past which data goes external automatically
@@ -300,8 +302,11 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         Some(file) if file.is_empty() => ExternalData::File(None),
         Some(file) => ExternalData::File(Some(file.clone())),
         None if args.no_external_data => ExternalData::Never,
-        // As the input: external when it had external data.
-        None => ExternalData::Auto,
+        // A threshold asks for the threshold's layout when the input had
+        // external data.
+        None if args.size_threshold.is_some() => ExternalData::Auto,
+        // Every tensor where it was in the input.
+        None => ExternalData::AsLoaded,
     };
     let save_options = SaveOptions {
         overwrite: args.force,
@@ -309,6 +314,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         size_threshold: args.size_threshold.unwrap_or(io::DEFAULT_SIZE_THRESHOLD),
         max_proto_size: args.max_proto_size.unwrap_or(io::MAX_PROTO_SIZE),
         inputs: vec![],
+        origins: Default::default(),
     };
     let threshold = save_options.size_threshold;
     let pipeline = match args.to {

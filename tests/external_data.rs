@@ -185,34 +185,45 @@ fn extdata_converts_to_external_data_and_runs_like_pytorch() {
     let out = dir.path().join("small.onnx");
     let o = convert_to(&f.model_path(), &out, &[]);
     assert_exit(&o, 0);
-    assert!(stdout(&o).contains("small.onnx.data"), "{}", stdout(&o));
+    // The input's data file name, in the output's directory.
+    assert!(stdout(&o).contains("/model.onnx.data"), "{}", stdout(&o));
     assert_eq!(snapshot(&f.dir()), before, "the input files are unchanged");
 
-    // The input's form is kept: external, with the default file name and
-    // threshold (1024 bytes).
+    // Each tensor stays where it was (issue #15): those the conversion kept
+    // are external in a data file of the same relative location, at their
+    // offsets (the dropped ones leave gaps), and the new ones are embedded.
     let converted = raw_model(&out);
-    let names = check_layout(&converted, dir.path(), "small.onnx.data");
-    let resolved = load(&out);
-    let expected: Vec<String> = initializers(&resolved)
+    let input_raw = raw_model(&f.model_path());
+    let source: BTreeMap<&str, BTreeMap<String, String>> = initializers(&input_raw)
         .iter()
-        .filter(|t| t.raw_data.as_ref().is_some_and(|r| r.len() >= 1024))
-        .map(|t| t.name().to_owned())
+        .filter(|t| t.data_location() == DataLocation::External)
+        .map(|t| (t.name(), entries(t)))
         .collect();
-    assert_eq!(names, expected);
-    for t in initializers(&converted) {
-        let external = t.data_location() == DataLocation::External;
-        let embedded = t.raw_data.as_ref().map_or(0, |r| r.len());
-        assert!(external || embedded < 1024, "{} stayed embedded", t.name());
-    }
-
-    // The weights the conversion kept are the input's, byte for byte.
     let input = weights(&f.model_path());
     let output = weights(&out);
-    for name in &names {
-        if let Some(original) = input.get(name) {
-            assert_eq!(&output[name], original, "{name}");
+    let data = std::fs::read(dir.path().join("model.onnx.data")).expect("data file");
+    let mut names = vec![];
+    for t in initializers(&converted) {
+        let kept = input.get(t.name()) == output.get(t.name()) && source.contains_key(t.name());
+        if !kept {
+            assert_eq!(
+                t.data_location(),
+                DataLocation::Default,
+                "{} is new",
+                t.name()
+            );
+            continue;
         }
+        assert_eq!(t.data_location(), DataLocation::External, "{}", t.name());
+        let e = entries(t);
+        assert_eq!(e["location"], "model.onnx.data", "{}", t.name());
+        assert_eq!(e["offset"], source[t.name()]["offset"], "{}", t.name());
+        let offset: usize = e["offset"].parse().unwrap();
+        let length: usize = e["length"].parse().unwrap();
+        assert_eq!(&data[offset..offset + length], &input[t.name()][..]);
+        names.push(t.name().to_owned());
     }
+    assert!(names.len() > 3, "{names:?}");
 
     // Same model as an embedded conversion.
     let embedded = dir.path().join("embedded.onnx");
@@ -229,12 +240,38 @@ fn extdata_converts_to_external_data_and_runs_like_pytorch() {
     assert_matches_pytorch(&out, EXTDATA);
     assert_matches_pytorch(&embedded, EXTDATA);
 
-    // Converting the output again keeps its form and its weights.
+    // Converting the output again beside it keeps its form and weights; the
+    // data file would replace the input's, so it is named after the output.
     let again = dir.path().join("again.onnx");
     let o = convert_to(&out, &again, &[]);
     assert_exit(&o, 0);
-    check_layout(&raw_model(&again), dir.path(), "again.onnx.data");
+    let again_raw = raw_model(&again);
+    let moved: Vec<String> = initializers(&again_raw)
+        .iter()
+        .filter(|t| t.data_location() == DataLocation::External)
+        .map(|t| {
+            assert_eq!(entries(t)["location"], "again.onnx.data");
+            t.name().to_owned()
+        })
+        .collect();
+    assert_eq!(moved, names);
     assert_eq!(weights(&again), output);
+
+    // --size-threshold alone asks for the threshold's layout instead.
+    let by_threshold = dir.path().join("threshold.onnx");
+    let o = convert_to(
+        &f.model_path(),
+        &by_threshold,
+        &["--size-threshold", "1024"],
+    );
+    assert_exit(&o, 0);
+    let names = check_layout(&raw_model(&by_threshold), dir.path(), "threshold.onnx.data");
+    let expected: Vec<String> = initializers(&load(&by_threshold))
+        .iter()
+        .filter(|t| t.raw_data.as_ref().is_some_and(|r| r.len() >= 1024))
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert_eq!(names, expected);
 }
 
 #[test]
@@ -652,4 +689,53 @@ fn hostile_external_data_is_refused_cleanly() {
         assert!(err.contains(&named), "{}: {err}", case.name);
         assert_eq!(snapshot(root.path()), before, "{}", case.name);
     }
+}
+
+/// Issue #15, on a default dynamo export (`torch.onnx.export(model, (x,),
+/// "model.onnx")`: its small tensors, 640 and 864 bytes among them, are in
+/// `model.onnx.data`, unaligned). A model without ACON ops comes out byte for
+/// byte identical, model and data file, when written to another directory;
+/// beside the input only the data file's name changes (it would replace the
+/// input's), and its bytes are the input's.
+#[test]
+fn a_dynamo_export_without_acon_ops_comes_out_byte_for_byte() {
+    let source = common::repo().join("fixtures/plain/small_cnn_official_dynamo_op20_userdefault");
+    let input = source.join("model.onnx");
+    let raw = raw_model(&input);
+    let small_external = initializers(&raw)
+        .iter()
+        .filter(|t| t.data_location() == DataLocation::External)
+        .filter(|t| entries(t)["length"].parse::<u64>().unwrap() < 1024)
+        .count();
+    assert!(small_external > 0, "the export has small external tensors");
+
+    let dir = tempdir();
+    let out = dir.path().join("model.onnx");
+    assert_exit(&convert_to(&input, &out, &[]), 0);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&input).unwrap());
+    assert_eq!(
+        std::fs::read(dir.path().join("model.onnx.data")).unwrap(),
+        std::fs::read(source.join("model.onnx.data")).unwrap()
+    );
+
+    let beside = tempdir();
+    for f in ["model.onnx", "model.onnx.data"] {
+        std::fs::copy(source.join(f), beside.path().join(f)).unwrap();
+    }
+    let out = beside.path().join("out.onnx");
+    assert_exit(&convert_to(&beside.path().join("model.onnx"), &out, &[]), 0);
+    assert_eq!(
+        std::fs::read(beside.path().join("out.onnx.data")).unwrap(),
+        std::fs::read(source.join("model.onnx.data")).unwrap()
+    );
+    let mut renamed = raw_model(&out);
+    for t in &mut renamed.graph.as_mut().unwrap().initializer {
+        for e in &mut t.external_data {
+            if e.key() == "location" {
+                assert_eq!(e.value(), "out.onnx.data");
+                e.value = Some("model.onnx.data".into());
+            }
+        }
+    }
+    assert_eq!(renamed, raw);
 }

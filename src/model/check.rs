@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use crate::error::Error;
 use crate::model::facts::{Dim, shape_string, tensor_type, value_info_shape};
 use crate::model::tensor::type_name;
-use crate::proto::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use crate::proto::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto};
 
 /// How deep subgraphs may nest before the model is refused.
 pub const MAX_GRAPH_DEPTH: usize = 64;
@@ -181,10 +181,10 @@ fn show_function((domain, name, overload): FunctionKey) -> String {
     }
 }
 
-fn check_graph(
-    graph: &GraphProto,
+fn check_graph<'a>(
+    graph: &'a GraphProto,
     scope: &str,
-    outer: &HashSet<String>,
+    outer: &HashSet<&'a str>,
     depth: usize,
 ) -> Result<(), Error> {
     if depth > MAX_GRAPH_DEPTH {
@@ -202,15 +202,25 @@ fn check_graph(
                 format!("input `{}` is declared twice", vi.name()),
             ));
         }
-        visible.insert(vi.name().to_owned());
+        visible.insert(vi.name());
     }
+    // Looked up by name, not searched: a graph holds thousands of
+    // initializers, and older exports list each among the inputs too.
+    let inputs: HashMap<&str, &ValueInfoProto> =
+        graph.input.iter().map(|vi| (vi.name(), vi)).collect();
     for t in &graph.initializer {
-        check_initializer_matches_input(graph, t, scope)?;
-        visible.insert(t.name().to_owned());
+        check_initializer_matches_input(inputs.get(t.name()).copied(), t, scope)?;
+        visible.insert(t.name());
     }
+    let declared: HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|vi| vi.name())
+        .chain(graph.initializer.iter().map(|t| t.name()))
+        .collect();
     for s in &graph.sparse_initializer {
         if let Some(v) = &s.values {
-            visible.insert(v.name().to_owned());
+            visible.insert(v.name());
         }
     }
     let mut produced: HashSet<&str> = HashSet::new();
@@ -223,9 +233,7 @@ fn check_graph(
             }
         }
         for out in node.output.iter().filter(|o| !o.is_empty()) {
-            let declared_here = graph.input.iter().any(|v| v.name() == out)
-                || graph.initializer.iter().any(|t| t.name() == out);
-            if declared_here || !produced.insert(out) {
+            if declared.contains(out.as_str()) || !produced.insert(out) {
                 return Err(Error::graph(
                     scope,
                     format!(
@@ -234,7 +242,7 @@ fn check_graph(
                     ),
                 ));
             }
-            visible.insert(out.clone());
+            visible.insert(out.as_str());
         }
     }
     for out in &graph.output {
@@ -253,11 +261,11 @@ fn check_graph(
 /// the graph means two things at once. Unknown and symbolic dims accept any
 /// size.
 fn check_initializer_matches_input(
-    graph: &GraphProto,
+    input: Option<&ValueInfoProto>,
     t: &TensorProto,
     scope: &str,
 ) -> Result<(), Error> {
-    let Some(input) = graph.input.iter().find(|vi| vi.name() == t.name()) else {
+    let Some(input) = input else {
         return Ok(());
     };
     let Some(declared) = input.r#type.as_ref().and_then(tensor_type) else {
@@ -300,7 +308,7 @@ fn check_initializer_matches_input(
 
 fn check_function(f: &FunctionProto) -> Result<(), Error> {
     let scope = format!("function {}::{}", f.domain(), f.name());
-    let mut visible: HashSet<String> = f.input.iter().cloned().collect();
+    let mut visible: HashSet<&str> = f.input.iter().map(String::as_str).collect();
     for node in &f.node {
         check_node_inputs(node, &visible, &scope)?;
         for attr in &node.attribute {
@@ -309,10 +317,15 @@ fn check_function(f: &FunctionProto) -> Result<(), Error> {
                 check_graph(sub, &sub_scope, &visible, 1)?;
             }
         }
-        visible.extend(node.output.iter().filter(|o| !o.is_empty()).cloned());
+        visible.extend(
+            node.output
+                .iter()
+                .filter(|o| !o.is_empty())
+                .map(String::as_str),
+        );
     }
     for out in &f.output {
-        if !visible.contains(out) {
+        if !visible.contains(out.as_str()) {
             return Err(Error::graph(
                 &scope,
                 format!("function output `{out}` is produced by no node"),
@@ -322,13 +335,9 @@ fn check_function(f: &FunctionProto) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_node_inputs(
-    node: &NodeProto,
-    visible: &HashSet<String>,
-    scope: &str,
-) -> Result<(), Error> {
+fn check_node_inputs(node: &NodeProto, visible: &HashSet<&str>, scope: &str) -> Result<(), Error> {
     for (index, input) in node.input.iter().enumerate() {
-        if !input.is_empty() && !visible.contains(input) {
+        if !input.is_empty() && !visible.contains(input.as_str()) {
             return Err(Error::graph(
                 scope,
                 format!(

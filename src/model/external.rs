@@ -40,6 +40,7 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::Error;
 use crate::model::mapped;
+use crate::model::origins::{Origin, Origins};
 use crate::model::sink::{Destination, StreamingSink};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::proto::{
@@ -66,6 +67,8 @@ pub struct ExternalSources {
     pub tensors: usize,
     /// How many bytes those tensors hold.
     pub bytes: u64,
+    /// Where each tensor's bytes were, so a save can put them back.
+    pub origins: Origins,
 }
 
 impl ExternalSources {
@@ -92,10 +95,12 @@ pub fn resolve(model: &mut ModelProto, model_path: &Path) -> Result<ExternalSour
             Some(r) => r,
             None => resolver.insert(Resolver::new(model_path)?),
         };
-        let (data, file) = r.tensor_data(t)?;
+        let (data, file, offset) = r.tensor_data(t)?;
         if !sources.files.contains(&file) {
             sources.files.push(file);
         }
+        let location = r.entries(t)?.location.to_owned();
+        sources.origins.record(&data, Origin { location, offset });
         sources.tensors += 1;
         sources.bytes += data.len() as u64;
         t.raw_data = Some(data);
@@ -193,8 +198,9 @@ impl Resolver {
         }
     }
 
-    /// The bytes of external tensor `t` and the canonical path of its file.
-    fn tensor_data(&mut self, t: &TensorProto) -> Result<(Bytes, PathBuf), Error> {
+    /// The bytes of external tensor `t`, the canonical path of its file and
+    /// the offset in it.
+    fn tensor_data(&mut self, t: &TensorProto) -> Result<(Bytes, PathBuf, u64), Error> {
         let entries = self.entries(t)?;
         let location = entries.location;
         let expected = expected_len(t).map_err(|p| self.refuse(t, location, p))?;
@@ -245,7 +251,7 @@ impl Resolver {
         }
         // Both fit in the mapped length, itself a usize.
         let (start, end) = (offset as usize, (offset + length) as usize);
-        Ok((mapped.data.slice(start..end), mapped.canonical))
+        Ok((mapped.data.slice(start..end), mapped.canonical, offset))
     }
 
     fn entries<'t>(&self, t: &'t TensorProto) -> Result<Entries<'t>, Error> {

@@ -3,12 +3,15 @@
 //!
 //! Facts come from the graph's inputs, outputs, `value_info`, initializers and
 //! `Constant` nodes; a subgraph's scope starts from its parent's, and its own
-//! names shadow the outer ones, as ONNX scoping says.
+//! names shadow the outer ones, as ONNX scoping says. Where the graph leaves
+//! a shape out, [`Facts::infer_shapes`] infers it through the nodes.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::proto::{GraphProto, TensorProto, TypeProto, ValueInfoProto, type_proto};
+use crate::model::shapes::Shapes;
+use crate::ops::AconKind;
+use crate::proto::{GraphProto, NodeProto, TensorProto, TypeProto, ValueInfoProto, type_proto};
 
 /// One dimension of a shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +49,20 @@ pub struct ValueFact {
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     values: HashMap<String, ValueFact>,
+    /// Why inference could not tell a value's shape (see `infer_shapes`).
+    why_unknown: HashMap<String, String>,
 }
 
 impl Facts {
     /// The facts visible inside `graph`, given its enclosing scope's.
     pub fn for_graph(graph: &GraphProto, outer: Option<&Facts>) -> Facts {
         let mut facts = outer.cloned().unwrap_or_default();
+        facts.values.reserve(
+            graph.input.len()
+                + graph.value_info.len()
+                + graph.output.len()
+                + graph.initializer.len(),
+        );
         for vi in &graph.input {
             // A graph input shadows an outer value of the same name.
             facts.values.insert(vi.name().to_owned(), fact_of(vi));
@@ -81,6 +92,50 @@ impl Facts {
             }
         }
         facts
+    }
+
+    /// Completes the shapes the graph does not record by inference through
+    /// its nodes in order (`model::shapes`), `acon` telling which nodes are
+    /// ACON ops. A shape the graph records always wins over an inferred
+    /// one; a value inference cannot tell keeps the reason.
+    pub fn infer_shapes(
+        &mut self,
+        graph: &GraphProto,
+        acon: impl Fn(&NodeProto) -> Option<AconKind>,
+    ) {
+        let mut shapes = Shapes::default();
+        for (name, fact) in &self.values {
+            match (&fact.constant, &fact.shape) {
+                (Some(t), _) => shapes.add_tensor(name, t),
+                (None, Some(dims)) => shapes.set_shape(name, dims.clone()),
+                (None, None) => {}
+            }
+        }
+        for node in &graph.node {
+            if shapes.infer(node, acon(node)).is_err() {
+                for out in &node.output {
+                    if let Some(why) = shapes.why_unknown(out) {
+                        self.why_unknown.insert(out.clone(), why.to_owned());
+                    }
+                }
+            }
+            for out in &node.output {
+                match self.values.get(out).and_then(|f| f.shape.clone()) {
+                    Some(recorded) => shapes.set_shape(out, recorded),
+                    None => {
+                        if let Some(inferred) = shapes.shape(out) {
+                            self.values.entry(out.clone()).or_default().shape =
+                                Some(inferred.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Why the shape of `name` is unknown, when inference was tried.
+    pub fn why_unknown(&self, name: &str) -> Option<&str> {
+        self.why_unknown.get(name).map(String::as_str)
     }
 
     pub fn get(&self, name: &str) -> Option<&ValueFact> {

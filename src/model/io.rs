@@ -5,11 +5,14 @@
 //! their mapped data files (see `external` and `mapped`).
 //!
 //! `save` streams prost's encoding through a small buffer into a temporary
-//! file beside the destination and renames it (`atomic`). With external
-//! data it first writes the data file the same way, and renames it just
-//! before the model, so a model is never visible without its data and a
-//! failed save leaves neither file behind.
+//! file beside the destination and renames it (`atomic`). With external data it first
+//! writes the data file the same way, and renames it just before the model,
+//! so a model is never visible without its data and a failed save leaves
+//! neither file behind. Data goes where [`ExternalData`] says: embedded,
+//! by a size threshold into one file, or, as `convert` does by default, each
+//! tensor where it was loaded from (`model::origins`).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use crate::error::Error;
 use crate::model::atomic::{persist, temp_beside, write_atomically};
 use crate::model::external::{self, ExternalSources};
 use crate::model::mapped;
+use crate::model::origins::{self, Origins};
 use crate::model::paths::{parent_dir, same_file};
 use crate::model::sink::StreamingSink;
 use crate::proto::ModelProto;
@@ -124,6 +128,13 @@ pub enum ExternalData {
     /// relative to the destination's directory (a plain relative path, no
     /// `..`); `None` means `<destination file name>.data`.
     File(Option<String>),
+    /// Every tensor where it was when loaded (`SaveOptions::origins`):
+    /// external ones back in a data file of the same relative location, in
+    /// the same offset order, everything else embedded (see
+    /// `model::origins`). A data file that would replace one of `inputs`
+    /// becomes `<destination file name>.data` instead. Without origins, as
+    /// `Auto`.
+    AsLoaded,
 }
 
 /// How `save` writes a model.
@@ -142,6 +153,8 @@ pub struct SaveOptions {
     /// Files the save must never replace: the input model and the external
     /// files it was read from.
     pub inputs: Vec<PathBuf>,
+    /// Where the loaded tensors were, for `ExternalData::AsLoaded`.
+    pub origins: Origins,
 }
 
 impl Default for SaveOptions {
@@ -152,6 +165,7 @@ impl Default for SaveOptions {
             size_threshold: DEFAULT_SIZE_THRESHOLD,
             max_proto_size: MAX_PROTO_SIZE,
             inputs: vec![],
+            origins: Origins::default(),
         }
     }
 }
@@ -191,6 +205,9 @@ pub fn save_with_report(
     };
     check_destination(path, options)?;
     let dir = parent_dir(path);
+    if options.external == ExternalData::AsLoaded && !options.origins.is_empty() {
+        return save_as_loaded(model, path, &dir, options);
+    }
     let embedded_len = model.encoded_len() as u64;
     let (location, automatic) = match &options.external {
         ExternalData::Never if embedded_len > options.max_proto_size => {
@@ -201,14 +218,16 @@ pub fn save_with_report(
             });
         }
         ExternalData::Never => (None, false),
-        ExternalData::Auto if embedded_len <= options.max_proto_size => (None, false),
-        ExternalData::Auto | ExternalData::File(None) => {
+        ExternalData::Auto | ExternalData::AsLoaded if embedded_len <= options.max_proto_size => {
+            (None, false)
+        }
+        ExternalData::Auto | ExternalData::AsLoaded | ExternalData::File(None) => {
             let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
                 refuse("the file name is not valid UTF-8, so it cannot name its data file".into())
             })?;
             (
                 Some(format!("{name}.data")),
-                options.external == ExternalData::Auto,
+                options.external != ExternalData::File(None),
             )
         }
         ExternalData::File(Some(location)) => {
@@ -277,6 +296,95 @@ pub fn save_with_report(
         external_tensors: layout.tensors.len(),
         data_bytes: layout.len,
         automatic,
+    })
+}
+
+/// `ExternalData::AsLoaded` with origins: each tensor back where it was (see
+/// `model::origins`), the data files written before the model.
+fn save_as_loaded(
+    model: &ModelProto,
+    path: &Path,
+    dir: &Path,
+    options: &SaveOptions,
+) -> Result<Saved, Error> {
+    let refuse = |reason: String| Error::Save {
+        path: path.to_owned(),
+        reason,
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        refuse("the file name is not valid UTF-8, so it cannot name its data file".into())
+    })?;
+    // The same relative location, unless that file is an input (the output
+    // beside the input): then one named after the output.
+    let mut rename = HashMap::new();
+    let mut taken: Vec<PathBuf> = vec![];
+    for location in options.origins.locations() {
+        let mut candidate = location.clone();
+        let mut n = 0;
+        loop {
+            let at = dir.join(&candidate);
+            let clashes = options.inputs.iter().any(|i| same_file(i, &at))
+                || same_file(&at, path)
+                || taken.iter().any(|t| same_file(t, &at));
+            if !clashes {
+                taken.push(at);
+                break;
+            }
+            n += 1;
+            candidate = if n == 1 {
+                format!("{name}.data")
+            } else {
+                format!("{name}.{n}.data")
+            };
+        }
+        rename.insert(location, candidate);
+    }
+    let mut out = model.clone();
+    let files = origins::restore(&mut out, &options.origins, &rename);
+    let model_bytes = out.encoded_len() as u64;
+    if model_bytes > options.max_proto_size {
+        return Err(refuse(format!(
+            "with its external tensors kept where they were, the model would take \
+             {model_bytes} bytes, past protobuf's limit of {} bytes; use --external-data to \
+             move large embedded tensors out too",
+            options.max_proto_size
+        )));
+    }
+    let mut written = vec![];
+    for file in &files {
+        let data_path = dir.join(&file.location);
+        check_destination(&data_path, options)?;
+        let tmp = temp_beside(&data_path, |f| {
+            reserve(f, file.layout.len)?;
+            external::write_data(&file.layout, f)
+        })?;
+        written.push((tmp, data_path));
+    }
+    let model_tmp = temp_beside(path, |f| write_streaming(&out, model_bytes, f))?;
+    let mut persisted: Vec<PathBuf> = vec![];
+    let cleanup = |persisted: &[PathBuf]| {
+        // Our data files alone; without their model they are litter.
+        for p in persisted {
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    for (tmp, data_path) in written {
+        if let Err(e) = persist(tmp, &data_path, options.overwrite) {
+            cleanup(&persisted);
+            return Err(e);
+        }
+        persisted.push(data_path);
+    }
+    if let Err(e) = persist(model_tmp, path, options.overwrite) {
+        cleanup(&persisted);
+        return Err(e);
+    }
+    Ok(Saved {
+        model_bytes,
+        data_file: persisted.first().cloned(),
+        external_tensors: files.iter().map(|f| f.layout.tensors.len()).sum(),
+        data_bytes: files.iter().map(|f| f.layout.len).sum(),
+        automatic: false,
     })
 }
 

@@ -2,8 +2,10 @@
 //! (`io`, `external`; every file the tool writes goes through `atomic`, and
 //! `paths` says when two paths are one file), and the small tables the
 //! passes share: tensor contents as numbers (`tensor`), value shapes and
-//! types (`facts`), the opsets a model imports (`opsets`), fresh unique
-//! names (`names`) and graph consistency checks (`check`).
+//! types (`facts`, completed by the shape inference of `shapes`), the opsets
+//! a model imports (`opsets`), fresh unique names (`names`) and graph
+//! consistency checks (`check`); `origins` remembers where each external
+//! tensor was, so that a save puts it back there.
 //!
 //! Loading reads the file once and decodes it without copying weights: each
 //! tensor's `raw_data` is a slice of the file's buffer, or of its external
@@ -23,7 +25,9 @@ pub mod io;
 pub mod mapped;
 pub mod names;
 pub mod opsets;
+pub mod origins;
 pub mod paths;
+pub mod shapes;
 pub mod sink;
 pub mod tensor;
 

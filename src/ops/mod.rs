@@ -17,8 +17,10 @@ pub use classify::{LocalFunctions, NodeClass, classify};
 pub use parse::parse;
 pub use version::{KNOWN_VERSIONS, check_acon_imports};
 
-use crate::model::facts::Dim;
+use crate::model::facts::{Dim, Facts};
 use crate::model::tensor::{Array, FloatType};
+use crate::passes::ConvertOptions;
+use crate::proto::GraphProto;
 
 /// The ops of the ACON domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +46,35 @@ impl AconKind {
             AconKind::MetaC => "MetaAconC",
         }
     }
+}
+
+/// The facts of `graph` (in the scope `outer`) an ACON node is checked
+/// against: the recorded ones, completed by shape inference when a
+/// MetaAconC's X has no recorded shape (exporters leave it out after a
+/// custom op whose symbolic gives no type, such as an AconC feeding a
+/// MetaAconC), since its 1×1 convolutions need X's rank. The other ops need
+/// no more than value_info gives, and a graph of them pays nothing.
+pub fn facts_for(
+    graph: &GraphProto,
+    outer: Option<&Facts>,
+    functions: &LocalFunctions,
+    options: &ConvertOptions,
+) -> Facts {
+    let mut facts = Facts::for_graph(graph, outer);
+    let kind = |n: &crate::proto::NodeProto| match classify(n, functions, options) {
+        NodeClass::CustomOp(kind) => kind,
+        _ => None,
+    };
+    let missing = graph.node.iter().any(|n| {
+        kind(n) == Some(AconKind::MetaC)
+            && n.input
+                .first()
+                .is_some_and(|x| facts.get(x).is_none_or(|f| f.shape.is_none()))
+    });
+    if missing {
+        facts.infer_shapes(graph, kind);
+    }
+    facts
 }
 
 /// The domain PyTorch writes for `g.op("acon::AconC", …)`.

@@ -274,9 +274,19 @@ impl Parser<'_> {
                 match from_weights {
                     Some(r) => r - 2,
                     None => {
+                        let tried = match self.facts.why_unknown(&x.name) {
+                            Some(why) => format!(
+                                "value_info does not record it, and shape inference through \
+                                 the graph stopped: {why}"
+                            ),
+                            None => "neither value_info, the graph inputs nor shape inference \
+                                     through the graph give it"
+                                .to_owned(),
+                        };
                         return Err(NodeProblem::Unsupported(format!(
-                            "the rank of input 0 `{}` is unknown and W1, W2 are given as \
-                             [R, C]; record X's shape in value_info",
+                            "the rank of input 0 `{}` is unknown ({tried}), and W1, W2 are \
+                             given as [R, C]; record X's shape in value_info, or give W1 and \
+                             W2 as [R, C, 1, …, 1]",
                             x.name
                         )));
                     }

@@ -100,7 +100,7 @@ fn validate_graph(
     if !graph_has_acon(graph, functions, options) {
         return Ok(());
     }
-    let facts = Facts::for_graph(graph, outer);
+    let facts = ops::facts_for(graph, outer, functions, options);
     for node in &graph.node {
         for attr in &node.attribute {
             for sub in attr.g.iter().chain(&attr.graphs) {
@@ -130,7 +130,7 @@ impl Rewriter<'_, '_> {
         if !graph_has_acon(graph, &self.functions, self.cx.options) {
             return Ok(());
         }
-        let facts = Facts::for_graph(graph, outer);
+        let facts = ops::facts_for(graph, outer, &self.functions, self.cx.options);
         for node in &mut graph.node {
             for attr in &mut node.attribute {
                 for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
@@ -171,7 +171,13 @@ impl Rewriter<'_, '_> {
                 .entry(node.op_type().to_owned())
                 .or_default() += 1;
             self.cx.report.nodes_added += nodes.len();
-            self.replaced_inputs.extend(node.input.iter().cloned());
+            // Only a constant can be left unused and dropped.
+            self.replaced_inputs.extend(
+                node.input
+                    .iter()
+                    .filter(|i| facts.constant(i).is_some())
+                    .cloned(),
+            );
             graph.node.extend(nodes);
             graph.initializer.extend(initializers);
         }

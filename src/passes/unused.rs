@@ -12,13 +12,15 @@ use crate::proto::{GraphProto, ModelProto};
 /// of the model reads any more. A graph input of the same name keeps its
 /// initializer (it is the input's default value and part of the interface).
 pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet<String>) {
+    // Only the candidates still read are collected, not every name read: a
+    // set of every name costs more to build and free than the whole rewrite.
     let mut used = HashSet::new();
     if let Some(g) = &model.graph {
-        collect_used(g, &mut used);
+        collect_used(g, candidates, &mut used);
     }
     for f in &model.functions {
         for n in &f.node {
-            used.extend(n.input.iter().cloned());
+            mark_used(&n.input, candidates, &mut used);
         }
     }
     let unused = |name: &str| candidates.contains(name) && !used.contains(name);
@@ -27,14 +29,26 @@ pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet
     }
 }
 
-fn collect_used(graph: &GraphProto, used: &mut HashSet<String>) {
-    used.extend(graph.output.iter().map(|o| o.name().to_owned()));
+fn collect_used(graph: &GraphProto, candidates: &HashSet<String>, used: &mut HashSet<String>) {
+    for o in &graph.output {
+        if candidates.contains(o.name()) && !used.contains(o.name()) {
+            used.insert(o.name().to_owned());
+        }
+    }
     for node in &graph.node {
-        used.extend(node.input.iter().cloned());
+        mark_used(&node.input, candidates, used);
         for attr in &node.attribute {
             for g in attr.g.iter().chain(&attr.graphs) {
-                collect_used(g, used);
+                collect_used(g, candidates, used);
             }
+        }
+    }
+}
+
+fn mark_used(names: &[String], candidates: &HashSet<String>, used: &mut HashSet<String>) {
+    for name in names {
+        if candidates.contains(name) && !used.contains(name) {
+            used.insert(name.clone());
         }
     }
 }

@@ -384,7 +384,7 @@ impl Walk<'_> {
         if depth > crate::model::check::MAX_GRAPH_DEPTH {
             bail!("subgraphs nest too deeply");
         }
-        let facts = Facts::for_graph(graph, outer);
+        let facts = ops::facts_for(graph, outer, &self.functions, self.options);
         for node in &mut graph.node {
             // Before its body: what stops the model is the Loop itself.
             refuse_loop(node)?;
