@@ -20,7 +20,21 @@ use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel, guarded};
 
 /// Loads the ONNX model at `path` into tract, ACON activations on the native
-/// kernels, with the default options (ACON ops in the `acon` domain).
+/// kernels, with the default options (ACON ops in the `acon` domain). What
+/// README.md shows an app:
+///
+/// ```no_run
+/// use acon_onnx::tract::prelude::*;
+///
+/// fn classify(image: Tensor) -> anyhow::Result<Vec<f32>> {
+///     let model = acon_onnx::tract::load("model.onnx")? // custom ops, functions or a plain export
+///         .with_input_fact(0, f32::fact(image.shape()).into())?
+///         .into_optimized()?
+///         .into_runnable()?;
+///     let scores = model.run(tvec!(image.into_tvalue()))?.remove(0);
+///     Ok(scores.to_plain_array_view::<f32>()?.iter().copied().collect())
+/// }
+/// ```
 pub fn load(path: impl AsRef<Path>) -> Result<InferenceModel> {
     load_with(path, &ConvertOptions::default())
 }
