@@ -65,7 +65,8 @@ struct ConvertArgs {
     /// What ACON activations become: `standard` ops, `acon` custom-op
     /// nodes (every form found: custom ops, functions, standard-op blocks),
     /// or `nnef`: standard ops written as tract's NNEF archive
-    /// [default OUTPUT: <stem>.nnef.tgz], checked by reloading it.
+    /// [default OUTPUT: <stem>.nnef.tgz; a plain tar when it ends in .tar],
+    /// checked by reloading it.
     #[arg(long = "to", value_enum, default_value = "standard")]
     to: ConvertTarget,
     /// Write tensor data to an external file beside OUTPUT: FILE is a relative
@@ -721,7 +722,8 @@ mod tract_cli {
         /// ending in .npz one archive.
         #[arg(short, long, value_name = "DIR|FILE.npz")]
         output: Option<PathBuf>,
-        /// Threads for tract's matrix products (other ops use one).
+        /// Threads for tract's executor: matrix products, and element-wise,
+        /// reduce and ACON ops above 32,768 elements.
         #[arg(long, default_value_t = 1)]
         threads: usize,
     }
@@ -755,7 +757,8 @@ mod tract_cli {
         /// Untimed runs first (per model).
         #[arg(long, default_value_t = 5)]
         warmup: usize,
-        /// Threads for tract's matrix products (other ops use one).
+        /// Threads for tract's executor: matrix products, and element-wise,
+        /// reduce and ACON ops above 32,768 elements.
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Run both models on plain tract, as exported: recognised ACON blocks

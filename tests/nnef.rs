@@ -218,6 +218,28 @@ fn what_cannot_be_written_is_refused_and_leaves_nothing() {
 }
 
 #[test]
+fn a_tar_output_is_written_uncompressed_and_loads_the_same() {
+    let dir = tempdir();
+    let model = fixtures().join("small_cnn_op17/model.onnx");
+    let (tgz, tar) = (dir.path().join("m.nnef.tgz"), dir.path().join("m.nnef.tar"));
+    assert_exit(&convert_to(&model, &tgz, &["--to", "nnef"]), 0);
+    assert_exit(&convert_to(&model, &tar, &["--to", "nnef"]), 0);
+    assert_eq!(
+        &std::fs::read(&tgz).unwrap()[..2],
+        &[0x1f, 0x8b],
+        "gzip magic"
+    );
+    assert_eq!(
+        &std::fs::read(&tar).unwrap()[257..262],
+        b"ustar",
+        "tar magic"
+    );
+    let (inputs, _) = common::test_data(&fixtures().join("small_cnn_op17/test_data_set_0"));
+    let (a, b) = (run_archive(&tgz, &inputs), run_archive(&tar, &inputs));
+    assert_eq!(a[0].as_bytes(), b[0].as_bytes());
+}
+
+#[test]
 fn the_same_model_gives_the_same_archive() {
     let dir = tempdir();
     let model = fixtures().join("small_cnn_op17/model.onnx");

@@ -1,6 +1,8 @@
 //! `convert --to nnef`: a model in any ACON form (custom ops, functions,
-//! recognised standard-op blocks) as tract's NNEF archive, `.nnef.tgz`, of
-//! tract-core ops only, so that an app loads it with `tract-nnef` alone.
+//! recognised standard-op blocks) as tract's NNEF archive of tract-core ops
+//! only, so that an app loads it with `tract-nnef` alone: gzipped
+//! (`.nnef.tgz`), or a plain tar when the output's name ends in `.tar`,
+//! which starts faster (docs/nnef.md).
 //!
 //! In run order: refuse a destination that `save` would refuse, before any
 //! work; convert to standard ops in memory ([`Pipeline::convert`]); hand the
@@ -104,13 +106,18 @@ pub fn convert_file(input: &Path, output: &Path, options: &NnefOptions) -> Resul
         || tract.inference().clone().into_typed()?.into_decluttered(),
     )?;
     let nnef = tract_nnef::nnef();
+    let gzip = output.extension().is_none_or(|e| e != "tar");
     let archive = guarded(
         || format!("{at}: tract-nnef cannot serialize it"),
-        || {
-            let gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
-            // Deterministic: the same model gives the same bytes.
-            let gz = nnef.write_to_tar_with_config(&typed, gz, false, true)?;
-            Ok(gz.finish()?)
+        // Deterministic: the same model gives the same bytes.
+        || match gzip {
+            true => {
+                let gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+                Ok(nnef
+                    .write_to_tar_with_config(&typed, gz, false, true)?
+                    .finish()?)
+            }
+            false => nnef.write_to_tar_with_config(&typed, vec![], false, true),
         },
     )?;
     let reloaded = guarded(
