@@ -1080,9 +1080,11 @@ impl Report<'_> {
             "MobileNetV2 1.0 Meta-ACON converted, tract's matrix products on tract-linalg's \
              single-threaded executor and on a rayon pool of 2 (`multithread-mm`, what \
              `bench --threads 2` / `run --threads 2` select), alternating run by run, {} \
-             rounds. Only matrix products (convolutions) use the pool, and only those \
-             above tract-linalg's threshold (64 panels by default); every other op \
-             stays on the calling thread.\n",
+             rounds. Matrix products use the pool above tract-linalg's threshold (64 \
+             panels by default); element-wise, binary, reduce and depthwise ops, and \
+             the fused ACON kernels, above 32,768 elements (`tract-linalg`'s \
+             `multithread.rs`; figures per op kind in [Threads, by op \
+             kind](#threads-by-op-kind-issue-14)).\n",
             self.args.net_rounds
         );
         let _ = writeln!(s, "| executor | min ms | median ms |\n|---|---|---|");

@@ -62,8 +62,11 @@ struct ConvertArgs {
     /// Do not run this pass (repeatable).
     #[arg(long = "skip-pass", value_name = "PASS")]
     skip_passes: Vec<String>,
-    /// What ACON activations become: `standard` ops, or `acon` custom-op
-    /// nodes (every form found: custom ops, functions, standard-op blocks).
+    /// What ACON activations become: `standard` ops, `acon` custom-op
+    /// nodes (every form found: custom ops, functions, standard-op blocks),
+    /// or `nnef`: standard ops written as tract's NNEF archive
+    /// [default OUTPUT: <stem>.nnef.tgz; a plain tar when it ends in .tar],
+    /// checked by reloading it.
     #[arg(long = "to", value_enum, default_value = "standard")]
     to: ConvertTarget,
     /// Write tensor data to an external file beside OUTPUT: FILE is a relative
@@ -96,10 +99,11 @@ struct ConvertArgs {
     max_proto_size: Option<u64>,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
 enum ConvertTarget {
     Standard,
     Acon,
+    Nnef,
 }
 
 #[derive(Args)]
@@ -281,12 +285,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn default_output(input: &Path) -> PathBuf {
+fn default_output(input: &Path, to: ConvertTarget) -> PathBuf {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    input.with_file_name(format!("{stem}.converted.onnx"))
+    let suffix = match to {
+        ConvertTarget::Nnef => "nnef.tgz",
+        ConvertTarget::Standard | ConvertTarget::Acon => "converted.onnx",
+    };
+    input.with_file_name(format!("{stem}.{suffix}"))
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
@@ -295,7 +303,10 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| default_output(&args.input));
+        .unwrap_or_else(|| default_output(&args.input, args.to));
+    if args.to == ConvertTarget::Nnef {
+        return convert_nnef(args, &output, started);
+    }
     let mut options = ConvertOptions::with_domains(args.acon_domains);
     options.skip_passes = args.skip_passes;
     let external = match &args.external_data {
@@ -318,7 +329,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     };
     let threshold = save_options.size_threshold;
     let pipeline = match args.to {
-        ConvertTarget::Standard => acon_onnx::Pipeline::convert(),
+        ConvertTarget::Standard | ConvertTarget::Nnef => acon_onnx::Pipeline::convert(),
         ConvertTarget::Acon => acon_onnx::Pipeline::to_acon(),
     };
     let (report, saved) =
@@ -362,7 +373,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
             .collect();
         let kept = report.recognised.iter().filter(|b| !b.rewritten).count();
         let target = match args.to {
-            ConvertTarget::Standard => "standard ops",
+            ConvertTarget::Standard | ConvertTarget::Nnef => "standard ops",
             ConvertTarget::Acon => "acon custom ops",
         };
         let what = match (kept, report.recognised.len() - kept) {
@@ -422,6 +433,52 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `convert --to nnef`: the archive has no external data, so the flags about
+/// it are refused rather than ignored.
+fn convert_nnef(args: ConvertArgs, output: &Path, started: Instant) -> Result<ExitCode> {
+    let onnx_only = [
+        ("--external-data", args.external_data.is_some()),
+        ("--no-external-data", args.no_external_data),
+        ("--size-threshold", args.size_threshold.is_some()),
+        ("--max-proto-size", args.max_proto_size.is_some()),
+    ];
+    if let Some((flag, _)) = onnx_only.iter().find(|(_, given)| *given) {
+        anyhow::bail!("{flag} applies to ONNX output, not to --to nnef");
+    }
+    #[cfg(feature = "tract")]
+    {
+        let mut convert = ConvertOptions::with_domains(args.acon_domains);
+        convert.skip_passes = args.skip_passes;
+        let options = acon_onnx::tract::NnefOptions {
+            convert,
+            seed: 0,
+            overwrite: args.force,
+        };
+        let report = acon_onnx::tract::nnef::convert_file(&args.input, output, &options)
+            .with_context(|| format!("convert `{}` to NNEF", args.input.display()))?;
+        for w in &report.convert.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!(
+            "{} -> {} (NNEF, {} bytes): {} ACON activations as standard ops, {} tract nodes; reloaded with \
+             tract-nnef, {} output values bit-identical to tract-onnx's (seed 0), in {:.1} ms",
+            args.input.display(),
+            output.display(),
+            report.bytes,
+            report.convert.rewritten_total() + report.convert.recognised.len(),
+            report.nodes,
+            report.compared,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "tract"))]
+    {
+        let _ = (output, started);
+        anyhow::bail!("--to nnef needs tract: this binary was built without the `tract` feature")
+    }
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -679,7 +736,8 @@ mod tract_cli {
         /// ending in .npz one archive.
         #[arg(short, long, value_name = "DIR|FILE.npz")]
         output: Option<PathBuf>,
-        /// Threads for tract's matrix products (other ops use one).
+        /// Threads for tract's executor: matrix products, and element-wise,
+        /// reduce and ACON ops above 32,768 elements.
         #[arg(long, default_value_t = 1)]
         threads: usize,
     }
@@ -713,7 +771,8 @@ mod tract_cli {
         /// Untimed runs first (per model).
         #[arg(long, default_value_t = 5)]
         warmup: usize,
-        /// Threads for tract's matrix products (other ops use one).
+        /// Threads for tract's executor: matrix products, and element-wise,
+        /// reduce and ACON ops above 32,768 elements.
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Run both models on plain tract, as exported: recognised ACON blocks

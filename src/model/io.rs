@@ -390,7 +390,7 @@ fn save_as_loaded(
 
 /// Refuses a destination that exists (without `overwrite`), is one of the
 /// inputs, or lies in a missing directory.
-fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
+pub fn check_destination(path: &Path, options: &SaveOptions) -> Result<(), Error> {
     let refuse = |reason: String| Error::Save {
         path: path.to_owned(),
         reason,

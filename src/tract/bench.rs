@@ -10,10 +10,11 @@
 //! native kernels back, so that one model can be timed against itself with
 //! and without them in one process (issue 12's benchmark).
 //!
-//! Threads: tract runs every op on the calling thread except matrix
-//! products, which go to tract-linalg's executor. [`set_threads`] makes
-//! that a rayon pool of N threads for the whole process (`--threads N`);
-//! the default, 1, is tract's own single-threaded executor.
+//! Threads: tract-linalg's executor runs matrix products and, above 32,768
+//! elements, tract's element-wise, binary, reduce and depthwise ops and our
+//! fused ACON kernels. [`set_threads`] makes it a rayon pool of N threads
+//! for the whole process (`--threads N`); the default, 1, is tract's own
+//! single-threaded executor.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ pub struct BenchOptions {
     pub warmup: usize,
     /// A second model to run alternately on the same inputs.
     pub vs: Option<PathBuf>,
-    /// Threads for tract's matrix products (see [`set_threads`]).
+    /// Threads for tract's executor (see [`set_threads`]).
     pub threads: usize,
     /// Run both models' standard ops as they are, on plain tract: no
     /// native kernels for recognised blocks (a custom op is then an error).
@@ -109,7 +110,7 @@ impl BenchReport {
             self.batch,
             match self.threads {
                 1 => "one thread".to_owned(),
-                n => format!("{n} threads for matrix products"),
+                n => format!("{n} threads"),
             }
         );
         let rows: Vec<&Timing> = std::iter::once(&self.model).chain(&self.vs).collect();
@@ -243,9 +244,9 @@ impl Runner<'_> {
     }
 }
 
-/// Runs tract's matrix products on `threads` threads from now on, in the
-/// whole process: 1 is tract's single-threaded executor, more a rayon pool
-/// (tract-linalg's `multithread-mm`). Other ops stay on the calling thread.
+/// Runs tract's executor on `threads` threads from now on, in the whole
+/// process: 1 is tract's single-threaded executor, more a rayon pool
+/// (tract-linalg's `multithread-mm`) for the ops the module doc lists.
 pub fn set_threads(threads: usize) -> Result<()> {
     use tract_linalg::multithread::{Executor, set_default_executor};
     match threads {

@@ -186,6 +186,17 @@ impl TractModel {
         format!("{} `{}`", self.role, self.path.display())
     }
 
+    /// tract's own model, as tract-onnx parsed it (ACON nodes on the
+    /// kernels asked for), for callers that type, optimise or serialize it.
+    pub fn inference(&self) -> &InferenceModel {
+        &self.inference
+    }
+
+    /// [`TractModel::inference`], taken out.
+    pub fn into_inference(self) -> InferenceModel {
+        self.inference
+    }
+
     /// The optimized plan for inputs of these types and shapes (cached).
     pub fn plan(&self, inputs: &[Tensor]) -> Result<Plan> {
         let key: Signature = inputs

@@ -2,6 +2,12 @@
 //! over blocks that stay in L1, with tract's vectorised sigmoid and the two
 //! element sweeps compiled for SSE2 and AVX2; and the test of whether a
 //! parameter is per channel, which decides whether the path applies.
+//!
+//! The slices are shared out on tract-linalg's executor as tract's own
+//! element-wise ops share theirs (`par_chunks_mut`: whole slices per task,
+//! threaded above 32,768 elements when `--threads` installs a pool), so the
+//! fused kernel goes parallel where the decomposed ops do; every element is
+//! computed alone, so the result is the same bits at any thread count.
 
 use tract_linalg::routines::Func;
 use tract_onnx::tract_hir::internal::*;
@@ -27,7 +33,7 @@ pub(super) struct Sweep {
 pub(super) fn fused_sweeps(
     x: &[f32],
     x_shape: &[usize],
-    per_slice: impl Fn(usize) -> Sweep,
+    per_slice: impl Fn(usize) -> Sweep + Sync + Send,
 ) -> TractResult<Tensor> {
     let spatial: usize = x_shape[2..].iter().product();
     // Written straight into tract's aligned storage: building a Vec and
@@ -37,12 +43,14 @@ pub(super) fn fused_sweeps(
     // none when X is empty), and in each block `scale` writes every element
     // before `sigmoid` and `gate` read any.
     let mut y = unsafe { Tensor::uninitialized::<f32>(x_shape)? };
-    fill_fused(
-        y.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        x,
-        spatial,
-        per_slice,
-    )?;
+    let mut plain = y.try_as_plain_ram_mut()?;
+    let out = plain.as_slice_mut::<f32>()?;
+    let len = spatial.max(1);
+    let total = out.len();
+    tract_linalg::multithread::par_chunks_mut(out, len, total, |first, chunk| {
+        let xs = &x[first * len..first * len + chunk.len()];
+        fill_fused(chunk, xs, spatial, |k| per_slice(first + k))
+    })?;
     Ok(y)
 }
 
@@ -174,6 +182,43 @@ pub(super) fn channel_values(shape: &[usize], data: &[f32], x_shape: &[usize]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use tract_linalg::multithread::{Executor, multithread_tract_scope};
+
+    /// Issue 14: above tract's element threshold the fused pass runs on the
+    /// executor's pool, as tract's element-wise ops do, and gives the bits
+    /// it gives on one thread.
+    #[test]
+    fn the_fused_pass_runs_on_the_pool_and_gives_the_same_bits() {
+        let x_shape = [2, 16, 48, 48]; // 73,728 elements, over 32,768
+        let x: Vec<f32> = (0..73_728)
+            .map(|i| ((i as f32) * 0.01).sin() * 4.0)
+            .collect();
+        let threads = Mutex::new(std::collections::HashSet::new());
+        let sweep = |slice: usize| {
+            threads.lock().unwrap().insert(std::thread::current().id());
+            Sweep {
+                a: 0.5 + slice as f32 * 0.01,
+                scale: 1.5,
+                p2: 0.25,
+            }
+        };
+        let one =
+            multithread_tract_scope(Executor::SingleThread, || fused_sweeps(&x, &x_shape, sweep))
+                .unwrap();
+        assert_eq!(
+            *threads.lock().unwrap(),
+            [std::thread::current().id()].into_iter().collect()
+        );
+        threads.lock().unwrap().clear();
+        let two = multithread_tract_scope(Executor::multithread(2), || {
+            fused_sweeps(&x, &x_shape, sweep)
+        })
+        .unwrap();
+        let caller = std::thread::current().id();
+        assert!(threads.lock().unwrap().iter().all(|t| *t != caller));
+        assert_eq!(one.as_bytes(), two.as_bytes());
+    }
 
     #[test]
     fn parameters_varying_along_another_axis_leave_the_fused_path() {
