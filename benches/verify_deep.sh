@@ -15,9 +15,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ms() { echo $(($(date +%s%N) / 1000000)); }
 printf '| network | seed | default verify | exit | regions | time (ms) | outputs only (ms) | ratio |\n|---|---|---|---|---|---|---|---|\n'
-for arch in resnet50 resnet101 resnet152 mobilenetv2 shufflenetv2; do
+for arch in resnet50 resnet101 resnet152 mobilenet_v2 shufflenet_v2; do
   width=()
-  [ "$arch" = shufflenetv2 ] && width=(--width 1.5)
+  [ "$arch" = shufflenet_v2 ] && width=(--width 1.5)
   for seed in $(seq 1 "$seeds"); do
     m="$work/$arch-$seed.onnx"
     "$bin" zoo "$arch" --act meta-acon --seed "$seed" "${width[@]}" --resolution "$res" -o "$m" --force >/dev/null

@@ -123,7 +123,10 @@ fn every_acon_module_of_every_export_is_recognised_and_nothing_else() {
 fn converted_exports_hold_the_standard_arrangement_and_match_pytorch() {
     let dir = tempdir();
     for f in plain_fixtures().iter().filter(|f| f.has_blocks()) {
-        let out = dir.path().join(format!("{}.onnx", f.name));
+        // One folder each: external data keeps its file name.
+        let sub = dir.path().join(&f.name);
+        std::fs::create_dir(&sub).unwrap();
+        let out = sub.join(format!("{}.onnx", f.name));
         let o = convert_to(&f.path(), &out, &[]);
         assert_exit(&o, 0);
         let modules: usize = f.expected().values().sum();
@@ -134,7 +137,9 @@ fn converted_exports_hold_the_standard_arrangement_and_match_pytorch() {
             stdout(&o)
         );
         // Converting again changes nothing: the arrangement is final.
-        let again = dir.path().join(format!("{}.again.onnx", f.name));
+        let again_dir = sub.join("again");
+        std::fs::create_dir(&again_dir).unwrap();
+        let again = again_dir.join(format!("{}.onnx", f.name));
         let o = convert_to(&out, &again, &[]);
         assert_exit(&o, 0);
         let nodes = |p: &Path| load(p).graph.unwrap().node;
@@ -213,7 +218,9 @@ fn to_acon_writes_custom_ops_that_convert_back_to_pytorchs_outputs() {
         .iter()
         .filter(|f| !f.near_miss() && f.tract_runs())
     {
-        let acon_file = dir.path().join(format!("{}.acon.onnx", f.name));
+        let sub = dir.path().join(&f.name);
+        std::fs::create_dir_all(sub.join("std")).unwrap();
+        let acon_file = sub.join(format!("{}.acon.onnx", f.name));
         assert_exit(&convert_to(&f.path(), &acon_file, &["--to", "acon"]), 0);
         let h = op_histogram(&acon_file);
         let mut want = f.expected();
@@ -227,7 +234,7 @@ fn to_acon_writes_custom_ops_that_convert_back_to_pytorchs_outputs() {
         // Custom ops in the spec's input order: the checker of `inspect`
         // accepts them, and converting gives standard ops again.
         assert_exit(&acon(&["inspect", acon_file.to_str().unwrap()]), 0);
-        let back = dir.path().join(format!("{}.std.onnx", f.name));
+        let back = sub.join("std").join(format!("{}.std.onnx", f.name));
         let o = convert_to(&acon_file, &back, &[]);
         assert_exit(&o, 0);
         assert!(
