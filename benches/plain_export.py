@@ -479,8 +479,17 @@ def render(folder):
           "step at a time, `benches/layers.rs --plan`, as in the plan table above). Every step "
           "that touches the whole tensor is a pass over it.")
         w("")
-        w(open(plan).read().replace(folder + "/", "").rstrip())
+        text = open(plan).read().replace(folder + "/", "").rstrip()
+        w(text)
         w("")
+        sums = [sum(float(ms) for ms in re.findall(r"\(([\d.]+)\)", line))
+                for line in text.splitlines()[2:]]
+        lc = logs["layer"]["converted"]
+        if len(sums) == 2:
+            w(f"Timed one at a time the steps add up to {sums[0]:.3f} ms (a) and "
+              f"{sums[1]:.3f} ms (c), against minimums of {lc['model']['min']:.3f} ms and "
+              f"{lc['other']['min']:.3f} ms for the whole layer in the bench above.")
+            w("")
     w("### onnxruntime")
     w("")
     w(f"onnxruntime {ort_['onnxruntime']} (numpy {ort_['numpy']}, Python {ort_['python']}), "
