@@ -560,7 +560,13 @@ fn json_and_junit_reports_are_written_and_parse() {
     assert_eq!(check["worst_coords"].as_array().unwrap().len(), 4);
     let xml = std::fs::read_to_string(&junit).unwrap();
     let elements = xml_elements(&xml);
-    assert_eq!(elements.iter().filter(|e| *e == "testcase").count(), 1);
+    // One test case per output, per region, and one for the structure.
+    let regions = json["regions"].as_array().unwrap().len();
+    assert!(regions >= 1);
+    assert_eq!(
+        elements.iter().filter(|e| *e == "testcase").count(),
+        1 + regions + 1
+    );
     assert!(!elements.contains(&"failure".to_owned()), "{xml}");
 
     // A mutant: exit 1, the failure is in both reports.

@@ -222,3 +222,30 @@ fn deep_zoo_networks_pass_at_the_default_settings() {
         assert_exit(&o, 0);
     }
 }
+
+#[test]
+fn an_npy_without_a_name_feeds_the_only_input() {
+    use tract_onnx::prelude::*;
+    let dir = tempdir();
+    let f = common::fixture("small_cnn_op17");
+    let x = dir.path().join("x.npy");
+    let t = Tensor::from_shape(&[2, 3, 8, 8], &vec![0.5f32; 2 * 3 * 8 * 8]).unwrap();
+    acon_onnx::tract::npy::write_npy(&x, &t).unwrap();
+    let o = acon(&[
+        "verify",
+        f.model_path().to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    // A wrong name is refused, naming the model's inputs.
+    let wrong = format!("input.1={}", x.display());
+    let o = acon(&[
+        "verify",
+        f.model_path().to_str().unwrap(),
+        "--input",
+        &wrong,
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("(inputs: x)"), "{}", stderr(&o));
+}

@@ -38,6 +38,8 @@ pub enum InputFile {
     Named { name: String, path: PathBuf },
     /// `FILE.npz`
     Archive(PathBuf),
+    /// `FILE.npy` alone: the model's only input.
+    Unnamed(PathBuf),
 }
 
 impl FromStr for InputFile {
@@ -56,9 +58,11 @@ impl FromStr for InputFile {
         }
         if s.ends_with(".npz") {
             Ok(InputFile::Archive(PathBuf::from(s)))
+        } else if s.ends_with(".npy") {
+            Ok(InputFile::Unnamed(PathBuf::from(s)))
         } else {
             Err(format!(
-                "`{s}`: expected NAME=FILE.npy or FILE.npz (a .npy file needs the input's name)"
+                "`{s}`: expected NAME=FILE.npy, FILE.npy or FILE.npz"
             ))
         }
     }
@@ -259,6 +263,19 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
                 let t = npy::read_npy(path)?;
                 put(name.clone(), t, format!("`{}`", path.display()))?;
             }
+            InputFile::Unnamed(path) => {
+                let [only] = decls else {
+                    bail!(
+                        "`{}` names no input, and the model has {} ({}): give NAME={}",
+                        path.display(),
+                        decls.len(),
+                        input_list(decls),
+                        path.display()
+                    );
+                };
+                let t = npy::read_npy(path)?;
+                put(only.name.clone(), t, format!("`{}`", path.display()))?;
+            }
             InputFile::Archive(path) => {
                 for (name, t) in npy::read_npz(path)? {
                     put(
@@ -285,7 +302,9 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
     let label = files
         .iter()
         .map(|f| match f {
-            InputFile::Named { path, .. } | InputFile::Archive(path) => path.display().to_string(),
+            InputFile::Named { path, .. } | InputFile::Archive(path) | InputFile::Unnamed(path) => {
+                path.display().to_string()
+            }
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -586,7 +605,10 @@ mod tests {
             "all.npz".parse::<InputFile>().unwrap(),
             InputFile::Archive("all.npz".into())
         );
-        assert!("a.npy".parse::<InputFile>().is_err());
+        assert_eq!(
+            "a.npy".parse::<InputFile>().unwrap(),
+            InputFile::Unnamed("a.npy".into())
+        );
         let r: RangeSpec = "-2.5,4".parse().unwrap();
         assert_eq!((r.input, r.lo, r.hi), (None, -2.5, 4.0));
         let r: RangeSpec = "x=-1,1".parse().unwrap();

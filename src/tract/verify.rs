@@ -532,8 +532,10 @@ impl VerifyReport {
         let (tests, failures, errors) = match &self.error {
             Some(_) => (1, 0, 1),
             None => (
-                self.outputs.len(),
-                self.outputs.iter().filter(|o| !o.passed).count(),
+                self.outputs.len() + self.regions.len() + 1,
+                self.outputs.iter().filter(|o| !o.passed).count()
+                    + self.regions.iter().filter(|r| !r.passed).count()
+                    + usize::from(!self.structure.is_empty()),
                 0,
             ),
         };
@@ -603,6 +605,60 @@ impl VerifyReport {
                 )),
                 xml(&details.join("\n"))
             );
+        }
+        if self.error.is_none() {
+            for r in &self.regions {
+                let name = if r.graph.is_empty() {
+                    format!("region {} ({})", r.output, r.op_type)
+                } else {
+                    format!("region {}/{} ({})", r.graph, r.output, r.op_type)
+                };
+                let _ = write!(
+                    s,
+                    "    <testcase name=\"{}\" classname=\"{classname}\" time=\"0\">",
+                    xml(&name)
+                );
+                if r.passed {
+                    s.push_str("</testcase>\n");
+                    continue;
+                }
+                let why = r.problem.clone().unwrap_or_else(|| {
+                    let failed = r.checks.iter().filter(|c| !c.passed).count();
+                    format!(
+                        "{failed} of {} local checks failed; look at node `{}`",
+                        r.checks.len(),
+                        r.node
+                    )
+                });
+                let _ = write!(
+                    s,
+                    "\n      <failure message=\"{}\" type=\"region\">{}</failure>\n    \
+                     </testcase>\n",
+                    xml(&why),
+                    xml(&why)
+                );
+            }
+            let _ = write!(
+                s,
+                "    <testcase name=\"structure outside the regions\" classname=\"{classname}\" \
+                 time=\"0\">"
+            );
+            if self.structure.is_empty() {
+                s.push_str("</testcase>\n");
+            } else {
+                let lines: Vec<String> = self
+                    .structure
+                    .iter()
+                    .map(|d| format!("{} {}: {}", d.graph, d.field, d.detail))
+                    .collect();
+                let _ = write!(
+                    s,
+                    "\n      <failure message=\"{}\" type=\"structure\">{}</failure>\n    \
+                     </testcase>\n",
+                    xml(&format!("{} differences outside the regions", lines.len())),
+                    xml(&lines.join("\n"))
+                );
+            }
         }
         let _ = writeln!(s, "  </testsuite>\n</testsuites>");
         s
