@@ -1,12 +1,17 @@
 //! `verify`: does a converted model compute what the original did?
 //!
 //! In run order: load ORIGINAL; take CONVERTED from its file or convert
-//! ORIGINAL in memory; load ORIGINAL into tract with the native ACON kernels
-//! and CONVERTED into plain tract (an ACON node left in it is an error);
-//! build the input samples; run both on each sample and compare every
-//! output under the tolerance ([`crate::compare`]): CONVERTED against
-//! ORIGINAL, and, when the test data has expected outputs, each of them
-//! against those too. The [`VerifyReport`] renders as a table, as JSON
+//! ORIGINAL in memory; bring ORIGINAL to its ACON form and align its regions
+//! with CONVERTED, checking the structure outside them
+//! ([`crate::tract::regions`]); load ORIGINAL into tract on the reference
+//! kernels, with the regions' inputs as extra outputs, and CONVERTED into
+//! plain tract (an ACON node left in it is an error); build the input
+//! samples; run both on each sample, prove each region on the tensors that
+//! reach it ([`crate::tract::local`]) and compare every output under the
+//! tolerance ([`crate::compare`]), widened by the model's own noise when no
+//! tolerance is asked for: CONVERTED against ORIGINAL, and, when the test
+//! data has expected outputs, each of them against those too; last, prove
+//! each region on stress inputs. The [`VerifyReport`] renders as a table, as JSON
 //! (schema below) and as JUnit XML.
 //!
 //! # Report schema (`--report FILE.json`), version 1
@@ -48,6 +53,7 @@
 //!           "passed": true,
 //!           "problem": null | "shape [2, 8] differs from [2, 9]",
 //!           "worst_coords": [1, 3, 0, 4] | null,
+//!           "rule": "close" | "--atol/--rtol" | "close + 4 × noise 1.75e-4",
 //!           "comparison": null | {       // null when a problem prevents comparing
 //!               "elements": 560, "max_abs_error": 2.4e-7, "max_rel_error": 1.1e-6,
 //!               "mean_abs_error": 3.0e-8, "max_ulp": 4,
@@ -55,7 +61,18 @@
 //!               "beyond_tolerance": 0, "nan_inf_mismatches": 0,
 //!               "min_passing_atol": 2.4e-7 | null,
 //!               "atol": 1e-5, "rtol": 1e-4, "passed": true } } ] } ],
-//!   "summary": { "checks": 3, "passed": 3, "failed": 0 },
+//!   "regions": [ {                  // each ACON region's local proof (issue 13)
+//!       "output": "y", "op_type": "MetaAconC", "node": "act4",
+//!       "graph": "" | "if_out.then_branch",   // empty: the main graph
+//!       "aligned": true, "problem": null | "not aligned: …", "passed": true,
+//!       "checks": [ { "input": "original" | "stress", "sample": 0 | null,
+//!                     "range": [-9.8, 8.3], "shape": [2, 8, 5, 7],
+//!                     "precision": "f64" | "model", "noise": 1.2e-6,
+//!                     "passed": true, "problem": null, "comparison": { … } } ] } ],
+//!   "structure": [ { "graph": "", "node": "conv1_out", "field": "initializer",
+//!                    "detail": "…" } ],      // differences outside the regions
+//!   "alignment_note": null | "…",    // set when only the outputs were compared
+//!   "summary": { "checks": 3, "passed": 3, "failed": 0 },   // output checks
 //!   "elapsed_ms": 41.2
 //! }
 //! ```
