@@ -109,7 +109,7 @@ pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Insp
         count: 0,
         bytes: 0,
     };
-    visit_graph(graph, &mut |g| {
+    crate::graph::for_each_graph(graph, &mut |g| {
         for t in &g.initializer {
             let count = element_count(&t.dims).unwrap_or(0);
             parameters.tensors += 1;
@@ -233,17 +233,6 @@ fn swish_warning(node: &NodeProto) -> Option<String> {
          `verify` compute it on the native kernels",
         node_label(node)
     ))
-}
-
-fn visit_graph(graph: &GraphProto, f: &mut impl FnMut(&GraphProto)) {
-    f(graph);
-    for node in &graph.node {
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                visit_graph(g, f);
-            }
-        }
-    }
 }
 
 fn display_domain(domain: &str) -> String {
