@@ -472,30 +472,21 @@ impl VerifyReport {
             } else {
                 format!("{}/{}", r.graph, r.output)
             };
+            // A region without figures: its name, its op, and why.
+            let bare = |result: String| {
+                let mut row = vec![name.clone(), r.op_type.clone()];
+                row.extend(std::iter::repeat_n("-".to_owned(), 5));
+                row.push(result);
+                row
+            };
             if let Some(problem) = &r.problem {
-                rows.push(vec![
-                    name.clone(),
-                    r.op_type.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    format!("FAIL: {problem}"),
-                ]);
+                rows.push(bare(format!("FAIL: {problem}")));
                 continue;
             }
             if r.checks.is_empty() {
-                rows.push(vec![
-                    name.clone(),
-                    r.op_type.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
+                rows.push(bare(
                     "not fed (no sample reaches it, and its shape is unknown)".into(),
-                ]);
+                ));
                 continue;
             }
             for c in &r.checks {
