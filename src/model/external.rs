@@ -532,6 +532,24 @@ pub fn aligned_offset(end: u64, len: u64) -> u64 {
 /// graph and subgraphs) whose `raw_data` holds at least `threshold` bytes,
 /// never an empty one, rewriting its entries; returns the file's layout. The
 /// bytes are shared with the tensors, not copied.
+/// Makes `t` an external tensor: its bytes are `len` bytes at `offset` of
+/// the data file `location`, no longer in `raw_data`.
+pub fn point_to_file(t: &mut TensorProto, location: &str, offset: u64, len: u64) {
+    t.raw_data = None;
+    t.data_location = Some(DataLocation::External as i32);
+    t.external_data = [
+        ("location", location.to_owned()),
+        ("offset", offset.to_string()),
+        ("length", len.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| StringStringEntryProto {
+        key: Some(k.to_owned()),
+        value: Some(v),
+    })
+    .collect();
+}
+
 pub fn externalize(model: &mut ModelProto, location: &str, threshold: u64) -> Layout {
     let mut layout = Layout::default();
     let Some(graph) = model.graph.as_mut() else {
@@ -548,19 +566,7 @@ pub fn externalize(model: &mut ModelProto, location: &str, threshold: u64) -> La
         let offset = aligned_offset(layout.len, len);
         layout.tensors.push((offset, raw.clone()));
         layout.len = offset + len;
-        t.raw_data = None;
-        t.data_location = Some(DataLocation::External as i32);
-        t.external_data = [
-            ("location", location.to_owned()),
-            ("offset", offset.to_string()),
-            ("length", len.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| StringStringEntryProto {
-            key: Some(k.to_owned()),
-            value: Some(v),
-        })
-        .collect();
+        point_to_file(t, location, offset, len);
         Ok(())
     });
     layout

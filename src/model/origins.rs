@@ -21,9 +21,8 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use crate::model::external::{Kind, Layout, aligned_offset, for_each_tensor};
-use crate::proto::tensor_proto::DataLocation;
-use crate::proto::{ModelProto, StringStringEntryProto};
+use crate::model::external::{Kind, Layout, aligned_offset, for_each_tensor, point_to_file};
+use crate::proto::ModelProto;
 
 /// Where one tensor's bytes were: its `location` entry as written, and its
 /// offset in that file.
@@ -154,19 +153,7 @@ pub fn restore(
         let target = &mut files[file];
         target.layout.tensors.push((offset, data.clone()));
         target.layout.len = target.layout.len.max(offset + len);
-        t.raw_data = None;
-        t.data_location = Some(DataLocation::External as i32);
-        t.external_data = [
-            ("location", target.location.clone()),
-            ("offset", offset.to_string()),
-            ("length", len.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| StringStringEntryProto {
-            key: Some(k.to_owned()),
-            value: Some(v),
-        })
-        .collect();
+        point_to_file(t, &target.location, offset, len);
         Ok(())
     });
     for f in &mut files {
