@@ -40,6 +40,10 @@ pub enum Kernels {
     /// ACON-domain nodes run on the kernels of [`kernels`] as written from
     /// the formulas, with libm's `exp` (`verify`'s independent reference).
     Reference,
+    /// ACON-domain nodes run on the reference formulas rounded to their
+    /// arithmetic type at every step ([`kernels::Mode::Working`]): how a
+    /// runtime evaluating them in that type rounds.
+    Working,
     /// Plain tract: an ACON node is an error (a converted model must not
     /// hold one).
     Plain,
@@ -114,7 +118,7 @@ impl TractModel {
         // refused below when tract would compute it wrongly).
         let mut prepare = options.clone();
         let pipeline = match kernels {
-            Kernels::Native | Kernels::Reference => Pipeline::native(),
+            Kernels::Native | Kernels::Reference | Kernels::Working => Pipeline::native(),
             Kernels::Plain => {
                 prepare.skip_passes.push("swish-as-acon".into());
                 Pipeline::inline()
@@ -279,8 +283,9 @@ fn forget_symbols(graph: &mut GraphProto) {
 pub fn framework(kernels: Kernels) -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     match kernels {
-        Kernels::Native => kernels::register(&mut onnx.op_register, kernels::Path::Fused),
-        Kernels::Reference => kernels::register(&mut onnx.op_register, kernels::Path::Reference),
+        Kernels::Native => kernels::register(&mut onnx.op_register, kernels::Mode::Fused),
+        Kernels::Reference => kernels::register(&mut onnx.op_register, kernels::Mode::Reference),
+        Kernels::Working => kernels::register(&mut onnx.op_register, kernels::Mode::Working),
         Kernels::Plain => {}
     }
     onnx
@@ -423,7 +428,7 @@ impl Walk<'_> {
         let class = ops::classify(node, &self.functions, self.options);
         if let NodeClass::CustomOp(_) = class {
             match self.kernels {
-                Kernels::Native | Kernels::Reference => {
+                Kernels::Native | Kernels::Reference | Kernels::Working => {
                     let parsed = ops::parse(node, facts)?;
                     if parsed.dtype == FloatType::BF16 {
                         bail!("{label}: tract has no bfloat16, so it cannot run this node");

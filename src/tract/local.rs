@@ -24,13 +24,13 @@ use serde::Serialize;
 use tract_onnx::prelude::*;
 
 use crate::compare::{Comparison, Tolerance, compare};
-use crate::model::tensor::{Array, FloatType, float_tensor, read_floats};
+use crate::model::tensor::{Array, FloatType, float_tensor};
 use crate::passes::ConvertOptions;
-use crate::proto::{DataType, ModelProto, NodeProto, type_proto};
 use crate::tract::engine::{Kernels, TractModel};
 use crate::tract::regions::Region;
 use crate::tract::tensor::{tensor_from_proto, tensor_to_f64};
 use crate::tract::verify::NOISE_FACTOR;
+use crate::tract::widen::{to_f64, widen_input};
 
 /// The stress values, each met by every channel: see the module doc.
 const STRESS: [f64; 18] = [
@@ -80,7 +80,7 @@ pub struct RegionReport {
 pub struct LocalRegion {
     pub region: Region,
     /// Both sides promoted to f64, where tract runs them so: the check then
-    /// tests the function, not the rounding ([`promote`]).
+    /// tests the function, not the rounding ([`to_f64`]).
     exact: Option<(TractModel, TractModel)>,
     reference: Result<TractModel, String>,
     /// The same node on the fused kernels: a second, equally valid rounding
@@ -120,20 +120,17 @@ impl LocalRegion {
             Err(why) => Err(why.clone()),
         };
         let exact = match &region.candidate {
-            Ok(c) => promote(&region.reference)
-                .zip(promote(c))
-                .and_then(|(r, c)| {
-                    let r =
-                        TractModel::new(r, path, "a region in f64 of", Kernels::Reference, options);
-                    let c = TractModel::new(
-                        c,
-                        path,
-                        "a region of CONVERTED in f64, in",
-                        Kernels::Plain,
-                        options,
-                    );
-                    r.ok().zip(c.ok())
-                }),
+            Ok(c) => to_f64(&region.reference).zip(to_f64(c)).and_then(|(r, c)| {
+                let r = TractModel::new(r, path, "a region in f64 of", Kernels::Reference, options);
+                let c = TractModel::new(
+                    c,
+                    path,
+                    "a region of CONVERTED in f64, in",
+                    Kernels::Plain,
+                    options,
+                );
+                r.ok().zip(c.ok())
+            }),
             Err(_) => None,
         };
         LocalRegion {
@@ -208,12 +205,8 @@ impl LocalRegion {
         };
         c.noise = Some(noise);
         if let Some((reference, candidate)) = &self.exact {
-            let wide: Option<Vec<Tensor>> = inputs
-                .iter()
-                .map(|t| t.cast_to::<f64>().ok().map(|t| t.into_owned()))
-                .collect();
-            if let Some(wide) = wide
-                && let (Ok(want), Ok(got)) = (run_on(reference, &wide), run_on(candidate, &wide))
+            let wide: Vec<Tensor> = inputs.iter().map(widen_input).collect();
+            if let (Ok(want), Ok(got)) = (run_on(reference, &wide), run_on(candidate, &wide))
                 && want.len() == got.len()
             {
                 // Computed in f64, the two differ only by the constants the
@@ -295,71 +288,6 @@ pub fn stress_values(rank: usize, channels: usize) -> Option<Array> {
         }
     }
     Some(Array { dims, data })
-}
-
-/// `model` (a one-region model) computing in f64: float initializers,
-/// inputs and outputs widened, `Cast`s to a float type made casts to
-/// double, and `Sigmoid` spelt `1 / (1 + exp(−z))`, which tract runs in f64
-/// (it has no f64 Sigmoid). `None` for a model already in f64 or holding
-/// anything else that would stay narrow.
-fn promote(model: &ModelProto) -> Option<ModelProto> {
-    let mut m = model.clone();
-    let g = m.graph.as_mut()?;
-    let double = DataType::Double as i32;
-    for t in &mut g.initializer {
-        if let Some(ty) = FloatType::from_onnx(t.data_type()) {
-            if ty == FloatType::F64 {
-                return None;
-            }
-            let a = read_floats(t).ok()?;
-            *t = float_tensor(t.name(), &a, FloatType::F64);
-        }
-    }
-    for vi in g.input.iter_mut().chain(g.output.iter_mut()) {
-        if let Some(type_proto::Value::TensorType(t)) =
-            vi.r#type.as_mut().and_then(|t| t.value.as_mut())
-        {
-            t.elem_type = Some(double);
-        }
-    }
-    let one = "acon.verify.one".to_owned();
-    g.initializer
-        .push(float_tensor(&one, &Array::scalar(1.0), FloatType::F64));
-    let mut nodes = Vec::with_capacity(g.node.len());
-    for node in std::mem::take(&mut g.node) {
-        match node.op_type() {
-            "Sigmoid" if node.domain().is_empty() => {
-                let (z, y) = (node.input.first()?.clone(), node.output.first()?.clone());
-                let step = |op: &str, input: Vec<String>, output: String| NodeProto {
-                    op_type: Some(op.into()),
-                    input,
-                    output: vec![output],
-                    ..Default::default()
-                };
-                nodes.push(step("Neg", vec![z], format!("{y}.neg")));
-                nodes.push(step("Exp", vec![format!("{y}.neg")], format!("{y}.exp")));
-                nodes.push(step(
-                    "Add",
-                    vec![format!("{y}.exp"), one.clone()],
-                    format!("{y}.den"),
-                ));
-                nodes.push(step("Reciprocal", vec![format!("{y}.den")], y));
-            }
-            "Cast" => {
-                let mut node = node;
-                for a in &mut node.attribute {
-                    if a.name() == "to" && FloatType::from_onnx(a.i() as i32).is_some() {
-                        a.i = Some(double as i64);
-                    }
-                }
-                nodes.push(node);
-            }
-            "Constant" => return None,
-            _ => nodes.push(node),
-        }
-    }
-    g.node = nodes;
-    Some(m)
 }
 
 fn range(t: Option<&Tensor>) -> Option<[f64; 2]> {

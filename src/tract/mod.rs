@@ -26,6 +26,7 @@ pub mod regions;
 pub mod run;
 pub mod tensor;
 pub mod verify;
+pub mod widen;
 
 pub use bench::{BenchOptions, BenchReport, bench};
 pub use engine::{Kernels, TractModel};

@@ -118,9 +118,13 @@ pub struct VerifyOptions {
 }
 
 /// End to end, CONVERTED may differ from ORIGINAL by the level's bounds
-/// plus this many times the largest difference between two equivalent
-/// evaluations of ORIGINAL (its ACON ops on the reference and on the fused
-/// kernels): docs/verify.md gives the measurements behind it.
+/// plus this many times the model's rounding noise: the largest difference
+/// between two equivalent evaluations of ORIGINAL, its ACON ops on the
+/// reference kernels and on the working-precision ones
+/// ([`Kernels::Working`]: every step rounded to the model's type, tract's
+/// own σ). That second evaluation rounds as CONVERTED on tract must, so an
+/// equivalent CONVERTED lands about as far from the reference;
+/// docs/verify.md gives the measurements behind the factor.
 pub const NOISE_FACTOR: f64 = 4.0;
 
 impl Default for VerifyOptions {
@@ -832,7 +836,9 @@ pub fn verify(
             }
         }
     }
-    let native = if options.calibrate && !fallback && !options.outputs_only {
+    // The second evaluation of ORIGINAL that measures its rounding noise
+    // (see [`NOISE_FACTOR`]).
+    let working = if options.calibrate && !options.outputs_only {
         let mut m = acon_form.clone();
         if let Some(g) = m.graph.as_mut() {
             g.output.truncate(n_outputs);
@@ -840,8 +846,8 @@ pub fn verify(
         Some(TractModel::new(
             m,
             original,
-            "ORIGINAL on the fused kernels",
-            Kernels::Native,
+            "ORIGINAL rounded at every step",
+            Kernels::Working,
             &options.convert,
         )?)
     } else {
@@ -866,7 +872,7 @@ pub fn verify(
         &options.convert,
     )?;
     report.native_nodes = reference.native_nodes;
-    let native = native.filter(|_| reference.native_nodes > 0);
+    let working = working.filter(|_| reference.native_nodes > 0);
     // ORIGINAL's recognised blocks run on the reference kernels with the
     // parameters read from them; its own standard ops, on plain tract, are
     // what those must reproduce.
@@ -957,11 +963,11 @@ pub fn verify(
                 rep.checks.push(r.check("original", Some(index), &feed));
             }
         }
-        let noise: Vec<Option<f64>> = match &native {
+        let noise: Vec<Option<f64>> = match &working {
             Some(m) => {
                 let other = m
                     .run(&sample.inputs)
-                    .with_context(|| at("run ORIGINAL on the fused kernels"))?;
+                    .with_context(|| at("run ORIGINAL rounded at every step"))?;
                 want.iter()
                     .zip(&other)
                     .map(|(a, b)| noise_between(a, b))

@@ -6,29 +6,54 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::Mode;
 use super::acon::{AconExpansion, AconKernel, Form};
 use super::meta_acon::{MetaAconExpansion, MetaAconKernel};
 use crate::ops::DEFAULT_EPSILON;
 
 type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
-pub(super) fn acon_a<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::A, node, FUSED)
+/// A [`Mode`] as a type: tract's register takes plain functions, so the
+/// mode a builder gives its kernels is a type parameter.
+pub(super) trait Marker {
+    const MODE: Mode;
 }
 
-pub(super) fn acon_b<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::B, node, FUSED)
+pub(super) struct Reference;
+pub(super) struct Fused;
+pub(super) struct Working;
+
+impl Marker for Reference {
+    const MODE: Mode = Mode::Reference;
 }
 
-pub(super) fn acon_c<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::C, node, FUSED)
+impl Marker for Fused {
+    const MODE: Mode = Mode::Fused;
+}
+
+impl Marker for Working {
+    const MODE: Mode = Mode::Working;
+}
+
+pub(super) fn acon_a<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::A, node, M::MODE)
+}
+
+pub(super) fn acon_b<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::B, node, M::MODE)
+}
+
+pub(super) fn acon_c<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
+    build_eltwise(Form::C, node, M::MODE)
 }
 
 fn given(node: &NodeProto, index: usize) -> bool {
     node.input.get(index).is_some_and(|n| !n.is_empty())
 }
 
-fn build_eltwise(form: Form, node: &NodeProto, fused: bool) -> Built {
+/// AconA/B/C compute element by element in the arithmetic type on every
+/// path; [`Mode::Working`] takes the fused one, whose σ is tract's.
+fn build_eltwise(form: Form, node: &NodeProto, mode: Mode) -> Built {
     let params = form.params();
     ensure!(
         node.input.len() <= params + 2,
@@ -56,12 +81,12 @@ fn build_eltwise(form: Form, node: &NodeProto, fused: bool) -> Built {
     let kernel = AconKernel {
         form,
         has_beta,
-        fused,
+        fused: mode != Mode::Reference,
     };
     Ok((expand(AconExpansion(kernel)), vec![]))
 }
 
-pub(super) fn meta_acon_c<const FUSED: bool>(_: &ParsingContext, node: &NodeProto) -> Built {
+pub(super) fn meta_acon_c<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
     ensure!(
         (6..=15).contains(&node.input.len()),
         "node `{}`: MetaAconC takes 6 to 15 inputs, got {}",
@@ -100,7 +125,7 @@ pub(super) fn meta_acon_c<const FUSED: bool>(_: &ParsingContext, node: &NodeProt
         has_bn1: group(7, "first")?,
         has_bn2: group(11, "second")?,
         epsilon,
-        fused: FUSED,
+        mode: M::MODE,
     };
     Ok((expand(MetaAconExpansion(kernel)), vec![]))
 }

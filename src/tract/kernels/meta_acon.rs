@@ -1,16 +1,18 @@
 //! MetaAconC as one tract op, [`MetaAconKernel`]: the small branch that
-//! computes `beta` from the mean of X (in `f64`), then AconC with it on the
+//! computes `beta` from the mean of X (in `f64`, or rounded at every step
+//! in [`Mode::Working`]), then AconC with it on the
 //! reference or the fused path, and the tract glue.
 
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::tract_core::broadcast::multi_broadcast;
 use tract_onnx::tract_hir::tract_ndarray::{ArrayD, IxDyn};
 
+use super::Mode;
 use super::acon::broadcast_rules;
 use super::broadcast::{Operand, broadcast_map};
 use super::fused::{Sweep, channel_values, fused_sweeps};
-use super::numbers::{Elem, as_f64, clear_vector_state, common_float_type};
-use super::reference::{acon_c, dot_f64, mean_f64, sigmoid};
+use super::numbers::{Elem, Real, as_f64, clear_vector_state, common_float_type};
+use super::reference::{acon_c, dot, mean, sigmoid};
 
 /// MetaAconC in inference mode, as the spec writes it:
 ///
@@ -24,7 +26,8 @@ use super::reference::{acon_c, dot_f64, mean_f64, sigmoid};
 /// ```
 ///
 /// Inputs are the given ones in the spec's order: `X, p1, p2, W1, [B1], W2,
-/// [B2], [bn1 ×4], [bn2 ×4]`. The small branch is computed in `f64`.
+/// [B2], [bn1 ×4], [bn2 ×4]`. The small branch is computed in `f64`, or,
+/// in [`Mode::Working`], in the arithmetic type at every step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaAconKernel {
     pub has_b1: bool,
@@ -32,8 +35,8 @@ pub struct MetaAconKernel {
     pub has_bn1: bool,
     pub has_bn2: bool,
     pub epsilon: f64,
-    /// Take the fused path where it applies (see [`Mode`](super::Mode)).
-    pub fused: bool,
+    /// The path, and the precision of the small branch (see [`Mode`]).
+    pub mode: Mode,
 }
 
 impl Eq for MetaAconKernel {}
@@ -45,7 +48,7 @@ impl std::hash::Hash for MetaAconKernel {
             self.has_b2,
             self.has_bn1,
             self.has_bn2,
-            self.fused,
+            self.mode,
         )
             .hash(state);
         self.epsilon.to_bits().hash(state);
@@ -88,8 +91,22 @@ impl MetaAconKernel {
         }
     }
 
-    /// `beta = σ(branch(mean(X)))`, shape `[N, C]`.
+    /// `beta = σ(branch(mean(X)))`, shape `[N, C]`: in `f64`, or in the
+    /// arithmetic type in [`Mode::Working`].
     fn beta<T: Elem>(&self, inputs: &[TValue], x: &[T]) -> TractResult<Vec<f64>> {
+        if self.mode == Mode::Working {
+            let mut g = self.gate_logits::<T, T::C>(inputs, x)?;
+            T::C::runtime_sigmoid(&mut g)?;
+            Ok(g.into_iter().map(Real::widen).collect())
+        } else {
+            let g = self.gate_logits::<T, f64>(inputs, x)?;
+            Ok(g.into_iter().map(sigmoid).collect())
+        }
+    }
+
+    /// `g = BN2(W2·BN1(W1·mean(X) + B1) + B2)`, shape `[N, C]`, every step
+    /// rounded to `A`.
+    fn gate_logits<T: Elem, A: Real>(&self, inputs: &[TValue], x: &[T]) -> TractResult<Vec<A>> {
         let slots = self.slots();
         let x_shape = inputs[0].shape();
         ensure!(
@@ -112,14 +129,14 @@ impl MetaAconKernel {
         };
         expect_weight(w1_t, r, c, "W1")?;
         expect_weight(&inputs[slots.w2], c, r, "W2")?;
-        let vector = |slot: usize, len: usize, role: &str| -> TractResult<Vec<f64>> {
+        let vector = |slot: usize, len: usize, role: &str| -> TractResult<Vec<A>> {
             let t = &inputs[slot];
             ensure!(
                 t.len() == len && t.rank() == 1,
                 "MetaAconC: {role} has shape {:?}, expected [{len}]",
                 t.shape()
             );
-            as_f64(t)
+            Ok(as_f64(t)?.into_iter().map(A::of).collect())
         };
         // The weights are read where they lie, widened one by one: casting
         // them to f64 tensors would allocate and copy C·R values per call.
@@ -130,7 +147,7 @@ impl MetaAconKernel {
         let b1 = slots.b1.map(|s| vector(s, r, "B1")).transpose()?;
         let b2 = slots.b2.map(|s| vector(s, c, "B2")).transpose()?;
         let bn =
-            |first: Option<usize>, len: usize, name: &str| -> TractResult<Option<[Vec<f64>; 4]>> {
+            |first: Option<usize>, len: usize, name: &str| -> TractResult<Option<[Vec<A>; 4]>> {
                 first
                     .map(|f| {
                         Ok([
@@ -144,45 +161,45 @@ impl MetaAconKernel {
             };
         let bn1 = bn(slots.bn1, r, "bn1")?;
         let bn2 = bn(slots.bn2, c, "bn2")?;
-        let eps = self.epsilon;
-        let batch_norm = |z: f64, i: usize, p: &[Vec<f64>; 4]| {
+        let eps = A::of(self.epsilon);
+        let batch_norm = |z: A, i: usize, p: &[Vec<A>; 4]| {
             let [scale, bias, mean, var] = p;
             scale[i] * (z - mean[i]) / (var[i] + eps).sqrt() + bias[i]
         };
 
-        let mut beta = vec![0.0; n * c];
-        let mut m = vec![0.0; c];
-        let mut h = vec![0.0; r];
+        let mut logits = vec![A::ZERO; n * c];
+        let mut m = vec![A::ZERO; c];
+        let mut h = vec![A::ZERO; r];
         for b in 0..n {
             // m = mean of X over D1..Dk
-            for (ch, mean) in m.iter_mut().enumerate() {
+            for (ch, m) in m.iter_mut().enumerate() {
                 let start = (b * c + ch) * spatial;
-                *mean = mean_f64(&x[start..start + spatial]);
+                *m = mean(&x[start..start + spatial]);
             }
             // h = W1·m + B1, then BN1
             for (i, h) in h.iter_mut().enumerate() {
-                let mut z = dot_f64(&w1[i * c..(i + 1) * c], &m);
+                let mut z = dot(&w1[i * c..(i + 1) * c], &m);
                 if let Some(b1) = &b1 {
-                    z += b1[i];
+                    z = z + b1[i];
                 }
                 if let Some(p) = &bn1 {
                     z = batch_norm(z, i, p);
                 }
                 *h = z;
             }
-            // g = W2·h + B2, then BN2; beta = σ(g)
+            // g = W2·h + B2, then BN2
             for ch in 0..c {
-                let mut g = dot_f64(&w2[ch * r..(ch + 1) * r], &h);
+                let mut g = dot(&w2[ch * r..(ch + 1) * r], &h);
                 if let Some(b2) = &b2 {
-                    g += b2[ch];
+                    g = g + b2[ch];
                 }
                 if let Some(p) = &bn2 {
                     g = batch_norm(g, ch, p);
                 }
-                beta[b * c + ch] = sigmoid(g);
+                logits[b * c + ch] = g;
             }
         }
-        Ok(beta)
+        Ok(logits)
     }
 
     fn eval_t<T: Elem>(&self, inputs: &[TValue], out: &[usize]) -> TractResult<Tensor> {
@@ -218,7 +235,7 @@ impl MetaAconKernel {
     /// `a = β[n, c]·P[c]`, `P = p1 − p2` and `p2`. `None` when it does not
     /// apply (not asked for, or p1/p2 not per-channel or scalar).
     fn fused_f32(&self, inputs: &[TValue]) -> TractResult<Option<Tensor>> {
-        if !self.fused {
+        if self.mode == Mode::Reference {
             return Ok(None);
         }
         let x_shape = inputs[0].shape();
@@ -386,20 +403,20 @@ mod tests {
                 Tensor::from_shape(&[c, r, 1, 1], &w2)?.into_tvalue(),
             ])
         };
-        let kernel = |fused| MetaAconKernel {
+        let kernel = |mode| MetaAconKernel {
             has_b1: false,
             has_b2: false,
             has_bn1: false,
             has_bn2: false,
             epsilon: 1e-5,
-            fused,
+            mode,
         };
         assert!(
-            kernel(true).fused_f32(&inputs()?)?.is_some(),
+            kernel(Mode::Fused).fused_f32(&inputs()?)?.is_some(),
             "the fused path applies"
         );
-        let reference = kernel(false).eval(&EvalContext::out_of_plan(), inputs()?)?;
-        let fused = kernel(true).eval(&EvalContext::out_of_plan(), inputs()?)?;
+        let reference = kernel(Mode::Reference).eval(&EvalContext::out_of_plan(), inputs()?)?;
+        let fused = kernel(Mode::Fused).eval(&EvalContext::out_of_plan(), inputs()?)?;
         assert_close(&reference[0], &fused[0], &format!("X [{n}, {c}, {h}, {w}]"))
     }
 
@@ -412,7 +429,7 @@ mod tests {
             has_bn1: true,
             has_bn2: true,
             epsilon: 1e-3,
-            fused: false,
+            mode: Mode::Reference,
         };
         let x = [1.0f64, 3.0, -2.0, 0.5];
         let (p1, p2) = ([1.5, -0.5], [0.25, 0.75]);

@@ -59,24 +59,27 @@ pub enum Mode {
     /// in the arrangement `x·(P·σ((β·P)·x) + p2)`, with tract's vectorised
     /// sigmoid (`run`, `bench`); anything else takes the reference path.
     Fused,
+    /// The formulas rounded to the arithmetic type at every step, MetaAconC's
+    /// small branch included (its mean, dot products and BN), with tract's
+    /// own σ everywhere (the fused path where it applies): how a runtime
+    /// evaluating the ops in that type rounds, independent of any
+    /// decomposition. The second evaluation that calibrates `verify`'s
+    /// end-to-end rule.
+    Working,
 }
-
-/// The old name of [`Mode`], which shadowed `std::path::Path`; kept only
-/// until `tract/engine.rs`, changed on another branch, is merged and says
-/// `Mode`.
-pub type Path = Mode;
 
 /// Adds the four kernels to `register`, under their keys only.
 pub fn register(register: &mut OnnxOpRegister, mode: Mode) {
     match mode {
-        Mode::Reference => register_all::<false>(register),
-        Mode::Fused => register_all::<true>(register),
+        Mode::Reference => register_all::<build::Reference>(register),
+        Mode::Fused => register_all::<build::Fused>(register),
+        Mode::Working => register_all::<build::Working>(register),
     }
 }
 
-fn register_all<const FUSED: bool>(register: &mut OnnxOpRegister) {
-    register.insert(op_key(AconKind::A), build::acon_a::<FUSED>);
-    register.insert(op_key(AconKind::B), build::acon_b::<FUSED>);
-    register.insert(op_key(AconKind::C), build::acon_c::<FUSED>);
-    register.insert(op_key(AconKind::MetaC), build::meta_acon_c::<FUSED>);
+fn register_all<M: build::Marker>(register: &mut OnnxOpRegister) {
+    register.insert(op_key(AconKind::A), build::acon_a::<M>);
+    register.insert(op_key(AconKind::B), build::acon_b::<M>);
+    register.insert(op_key(AconKind::C), build::acon_c::<M>);
+    register.insert(op_key(AconKind::MetaC), build::meta_acon_c::<M>);
 }

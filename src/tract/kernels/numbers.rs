@@ -55,20 +55,58 @@ pub trait Real:
     + std::ops::Neg<Output = Self>
 {
     const ONE: Self;
+    const ZERO: Self;
     fn exp(self) -> Self;
+    fn sqrt(self) -> Self;
+    /// `v` rounded to this type.
+    fn of(v: f64) -> Self;
+    fn widen(self) -> f64;
+    /// σ of every element, as tract computes its `Sigmoid` in this type
+    /// (its vectorised approximation in `f32`; tract has no `f64` sigmoid,
+    /// so `1/(1+e^−z)` there).
+    fn runtime_sigmoid(zs: &mut [Self]) -> TractResult<()>;
 }
 
 impl Real for f32 {
     const ONE: f32 = 1.0;
+    const ZERO: f32 = 0.0;
     fn exp(self) -> f32 {
         f32::exp(self)
+    }
+    fn sqrt(self) -> f32 {
+        f32::sqrt(self)
+    }
+    fn of(v: f64) -> f32 {
+        v as f32
+    }
+    fn widen(self) -> f64 {
+        self as f64
+    }
+    fn runtime_sigmoid(zs: &mut [f32]) -> TractResult<()> {
+        tract_linalg::routines::Func::Sigmoid.ew_f32()?.run(zs)
     }
 }
 
 impl Real for f64 {
     const ONE: f64 = 1.0;
+    const ZERO: f64 = 0.0;
     fn exp(self) -> f64 {
         f64::exp(self)
+    }
+    fn sqrt(self) -> f64 {
+        f64::sqrt(self)
+    }
+    fn of(v: f64) -> f64 {
+        v
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+    fn runtime_sigmoid(zs: &mut [f64]) -> TractResult<()> {
+        for z in zs {
+            *z = 1.0 / (1.0 + (-*z).exp());
+        }
+        Ok(())
     }
 }
 

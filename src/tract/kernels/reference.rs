@@ -1,6 +1,6 @@
 //! The reference arithmetic, straight from the spec: the three element-wise
 //! formulas and σ, in `f32` or `f64` ([`Real`]), and MetaAconC's small
-//! branch helpers (a mean and a dot product in `f64`).
+//! branch helpers (a mean and a dot product, in `f64` for the reference).
 
 use super::numbers::{Elem, Real};
 
@@ -27,37 +27,40 @@ pub(super) fn sigmoid<C: Real>(z: C) -> C {
     C::ONE / (C::ONE + (-z).exp())
 }
 
-/// `Σ w[i]·v[i]` in f64, with four running sums so that the adds do not wait
-/// on one another.
-pub(super) fn dot_f64<T: Elem>(w: &[T], v: &[f64]) -> f64 {
-    let mut lanes = [0f64; 4];
+/// `Σ w[i]·v[i]` in `A` (`f64` for the reference, the arithmetic type for
+/// the working-precision evaluation), with four running sums so that the
+/// adds do not wait on one another.
+pub(super) fn dot<T: Elem, A: Real>(w: &[T], v: &[A]) -> A {
+    let mut lanes = [A::ZERO; 4];
     let (w_chunks, v_chunks) = (w.chunks_exact(4), v.chunks_exact(4));
-    let rest: f64 = w_chunks
+    let rest = w_chunks
         .remainder()
         .iter()
         .zip(v_chunks.remainder())
-        .map(|(w, v)| w.to_f64() * v)
-        .sum();
+        .fold(A::ZERO, |sum, (w, &v)| sum + A::of(w.to_f64()) * v);
     for (ws, vs) in w_chunks.zip(v_chunks) {
-        for ((lane, w), v) in lanes.iter_mut().zip(ws).zip(vs) {
-            *lane += w.to_f64() * v;
+        for ((lane, w), &v) in lanes.iter_mut().zip(ws).zip(vs) {
+            *lane = *lane + A::of(w.to_f64()) * v;
         }
     }
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
 
-/// The mean of `xs` in f64. Eight running sums instead of one: the adds no
+/// The mean of `xs` in `A`. Eight running sums instead of one: the adds no
 /// longer wait on each other, which makes the mean as fast as the memory.
-pub(super) fn mean_f64<T: Elem>(xs: &[T]) -> f64 {
-    let mut lanes = [0f64; 8];
+pub(super) fn mean<T: Elem, A: Real>(xs: &[T]) -> A {
+    let mut lanes = [A::ZERO; 8];
     let chunks = xs.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|v| v.to_f64()).sum();
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(A::ZERO, |sum, v| sum + A::of(v.to_f64()));
     for chunk in chunks {
         for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += v.to_f64();
+            *lane = *lane + A::of(v.to_f64());
         }
     }
-    (lanes.iter().sum::<f64>() + rest) / xs.len() as f64
+    (lanes.iter().fold(A::ZERO, |sum, &l| sum + l) + rest) / A::of(xs.len() as f64)
 }
 
 #[cfg(test)]

@@ -1,0 +1,326 @@
+//! A model computing in f64: the same graph, with every float value
+//! widened to double, for evaluations whose rounding error is negligible
+//! next to the model's own (a region's local proof, and the end-to-end
+//! rule's yardstick in [`crate::tract::verify`]).
+//!
+//! What changes, in every graph and subgraph:
+//!
+//! - float initializers, `Constant` values and `ConstantOfShape` fills are
+//!   stored as double (`value_float(s)` become a double `value`);
+//! - the float inputs, outputs and `value_info` are declared double;
+//! - a `Cast` to a float type casts to double;
+//! - `Sigmoid` is spelt `σ(z) = 1 / (1 + exp(−z))`, which tract runs in f64
+//!   (it has no f64 `Sigmoid`);
+//! - `Gemm` is spelt `α·op(A)·op(B) + β·C` with `Transpose`, `MatMul`, `Mul`
+//!   and `Add` (tract's `Gemm` keeps α and β in f32).
+//!
+//! Integer and bool values are left as they are, and so is everything else.
+
+use tract_onnx::prelude::*;
+
+use crate::graph::for_each_graph_edit;
+use crate::model::tensor::{Array, FloatType, float_tensor, read_floats};
+use crate::proto::{
+    AttributeProto, DataType, GraphProto, ModelProto, NodeProto, TensorProto, attribute_proto,
+    type_proto,
+};
+
+/// The name of the shared `1` of the widened σ.
+const ONE: &str = "acon.widen.one";
+
+/// `model` computing in f64, or `None` when it already does (nothing would
+/// be gained) or holds a float value that cannot be read.
+pub fn to_f64(model: &ModelProto) -> Option<ModelProto> {
+    let mut m = model.clone();
+    let g = m.graph.as_mut()?;
+    let mut already_double = false;
+    let mut unreadable = false;
+    for_each_graph_edit(g, &mut |g| {
+        for t in &mut g.initializer {
+            match widen_tensor(t) {
+                Ok(()) => {}
+                Err(Narrow::AlreadyDouble) => already_double = true,
+                Err(Narrow::Unreadable) => unreadable = true,
+            }
+        }
+        for vi in g
+            .input
+            .iter_mut()
+            .chain(g.output.iter_mut())
+            .chain(g.value_info.iter_mut())
+        {
+            if let Some(type_proto::Value::TensorType(t)) =
+                vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+                && FloatType::from_onnx(t.elem_type()).is_some()
+            {
+                t.elem_type = Some(DataType::Double as i32);
+            }
+        }
+        if widen_nodes(g).is_err() {
+            unreadable = true;
+        }
+    });
+    if already_double || unreadable {
+        return None;
+    }
+    g.initializer
+        .push(float_tensor(ONE, &Array::scalar(1.0), FloatType::F64));
+    Some(m)
+}
+
+/// `t` cast to f64 when it holds floats; other tensors as they are.
+pub fn widen_input(t: &Tensor) -> Tensor {
+    if t.datum_type().is_float() && t.datum_type() != f64::datum_type() {
+        if let Ok(wide) = t.cast_to::<f64>() {
+            return wide.into_owned();
+        }
+    }
+    t.clone()
+}
+
+enum Narrow {
+    AlreadyDouble,
+    Unreadable,
+}
+
+fn widen_tensor(t: &mut TensorProto) -> Result<(), Narrow> {
+    match FloatType::from_onnx(t.data_type()) {
+        Some(FloatType::F64) => Err(Narrow::AlreadyDouble),
+        Some(_) => {
+            let a = read_floats(t).map_err(|_| Narrow::Unreadable)?;
+            *t = float_tensor(t.name(), &a, FloatType::F64);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+fn widen_nodes(g: &mut GraphProto) -> Result<(), Narrow> {
+    let double = DataType::Double as i64;
+    let mut nodes = Vec::with_capacity(g.node.len());
+    for mut node in std::mem::take(&mut g.node) {
+        let standard = node.domain().is_empty() || node.domain() == "ai.onnx";
+        match node.op_type() {
+            "Sigmoid" if standard && node.input.len() == 1 && node.output.len() == 1 => {
+                nodes.extend(sigmoid_in_f64(&node));
+                continue;
+            }
+            "Gemm" if standard && (2..=3).contains(&node.input.len()) => {
+                nodes.extend(gemm_in_f64(&node));
+                continue;
+            }
+            "Cast" if standard => {
+                for a in &mut node.attribute {
+                    if a.name() == "to" && FloatType::from_onnx(a.i() as i32).is_some() {
+                        a.i = Some(double);
+                    }
+                }
+            }
+            "Constant" | "ConstantOfShape" if standard => {
+                for a in &mut node.attribute {
+                    widen_attribute(a)?;
+                }
+            }
+            _ => {}
+        }
+        nodes.push(node);
+    }
+    g.node = nodes;
+    Ok(())
+}
+
+/// A `Constant`'s or `ConstantOfShape`'s value attribute in f64.
+fn widen_attribute(a: &mut AttributeProto) -> Result<(), Narrow> {
+    use attribute_proto::AttributeType;
+    let scalar = match a.name() {
+        "value" => {
+            if let Some(t) = a.t.as_mut() {
+                widen_tensor(t)?;
+            }
+            return Ok(());
+        }
+        "value_float" => Array::scalar(a.f() as f64),
+        "value_floats" => Array {
+            dims: vec![a.floats.len()],
+            data: a.floats.iter().map(|&v| v as f64).collect(),
+        },
+        _ => return Ok(()),
+    };
+    *a = AttributeProto {
+        name: Some("value".into()),
+        r#type: Some(AttributeType::Tensor as i32),
+        t: Some(float_tensor("", &scalar, FloatType::F64)),
+        ..Default::default()
+    };
+    Ok(())
+}
+
+/// `Y = Gemm(A, B, C)` as `Y = α·op(A)·op(B) + β·C`, where `op` transposes
+/// when `transA` / `transB` say so; the factors are left out when 1.
+fn gemm_in_f64(node: &NodeProto) -> Vec<NodeProto> {
+    let attr = |name: &str| node.attribute.iter().find(|a| a.name() == name);
+    let factor = |name: &str| attr(name).map_or(1.0, |a| a.f() as f64);
+    let transposed = |name: &str| attr(name).is_some_and(|a| a.i() != 0);
+    let mut steps = Steps { node, out: vec![] };
+    let perm = || vec![crate::model::build::attr_ints("perm", &[1, 0])];
+    let mut a = node.input[0].clone();
+    if transposed("transA") {
+        a = steps.push("Transpose", vec![a], "a_t", perm());
+    }
+    let mut b = node.input[1].clone();
+    if transposed("transB") {
+        b = steps.push("Transpose", vec![b], "b_t", perm());
+    }
+    let mut y = steps.push("MatMul", vec![a, b], "ab", vec![]);
+    if factor("alpha") != 1.0 {
+        let k = steps.constant("alpha", factor("alpha"));
+        y = steps.push("Mul", vec![y, k], "alpha_ab", vec![]);
+    }
+    if let Some(c) = node.input.get(2).filter(|c| !c.is_empty()) {
+        let mut c = c.clone();
+        if factor("beta") != 1.0 {
+            let k = steps.constant("beta", factor("beta"));
+            c = steps.push("Mul", vec![c, k], "beta_c", vec![]);
+        }
+        y = steps.push("Add", vec![y, c], "sum", vec![]);
+    }
+    steps.push("Identity", vec![y], "", vec![]);
+    steps.out
+}
+
+/// The nodes standing for one node, their values named after its output.
+struct Steps<'a> {
+    node: &'a NodeProto,
+    out: Vec<NodeProto>,
+}
+
+impl Steps<'_> {
+    /// Adds `op(input)`, whose output is `y.suffix`, or the node's own
+    /// output `y` for an empty suffix; returns the output's name.
+    fn push(
+        &mut self,
+        op: &str,
+        input: Vec<String>,
+        suffix: &str,
+        attribute: Vec<AttributeProto>,
+    ) -> String {
+        let y = &self.node.output[0];
+        let output = if suffix.is_empty() {
+            y.clone()
+        } else {
+            format!("{y}.{suffix}")
+        };
+        self.out.push(NodeProto {
+            op_type: Some(op.into()),
+            name: self.node.name.as_ref().map(|n| format!("{n}.{op}")),
+            input,
+            output: vec![output.clone()],
+            attribute,
+            ..Default::default()
+        });
+        output
+    }
+
+    /// Adds a `Constant` holding the double scalar `v`.
+    fn constant(&mut self, suffix: &str, v: f64) -> String {
+        use attribute_proto::AttributeType;
+        let value = AttributeProto {
+            name: Some("value".into()),
+            r#type: Some(AttributeType::Tensor as i32),
+            t: Some(float_tensor("", &Array::scalar(v), FloatType::F64)),
+            ..Default::default()
+        };
+        self.push("Constant", vec![], suffix, vec![value])
+    }
+}
+
+/// `y = Sigmoid(z)` as `y = Reciprocal(Add(Exp(Neg(z)), 1))`.
+fn sigmoid_in_f64(node: &NodeProto) -> Vec<NodeProto> {
+    let mut steps = Steps { node, out: vec![] };
+    let neg = steps.push("Neg", vec![node.input[0].clone()], "neg", vec![]);
+    let exp = steps.push("Exp", vec![neg], "exp", vec![]);
+    let den = steps.push("Add", vec![exp, ONE.to_owned()], "den", vec![]);
+    steps.push("Reciprocal", vec![den], "", vec![]);
+    steps.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::build::{attr_float, attr_int, tensor_value_info};
+    use crate::proto::GraphProto;
+
+    fn step(op: &str, input: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            op_type: Some(op.into()),
+            input: input.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute,
+            ..Default::default()
+        }
+    }
+
+    fn model(weight: FloatType) -> ModelProto {
+        let float = DataType::Float as i32;
+        ModelProto {
+            graph: Some(GraphProto {
+                input: vec![tensor_value_info("x", float, &[])],
+                output: vec![tensor_value_info("y", float, &[])],
+                initializer: vec![float_tensor("w", &Array::scalar(0.5), weight)],
+                node: vec![
+                    step("Constant", &[], "c", vec![attr_float("value_float", 0.25)]),
+                    step("Mul", &["x", "w"], "a", vec![]),
+                    step("Add", &["a", "c"], "b", vec![]),
+                    step("Cast", &["b"], "d", vec![attr_int("to", float as i64)]),
+                    step("Sigmoid", &["d"], "y", vec![]),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_float_becomes_double_and_sigmoid_is_spelt_with_exp() {
+        let wide = to_f64(&model(FloatType::F32)).unwrap();
+        let g = wide.graph.unwrap();
+        let double = DataType::Double as i32;
+        assert!(g.initializer.iter().all(|t| t.data_type() == double));
+        let elem = |vi: &crate::proto::ValueInfoProto| match vi
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+        {
+            Some(type_proto::Value::TensorType(t)) => t.elem_type(),
+            _ => 0,
+        };
+        assert_eq!(elem(&g.input[0]), double);
+        assert_eq!(elem(&g.output[0]), double);
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type()).collect();
+        assert_eq!(
+            ops,
+            [
+                "Constant",
+                "Mul",
+                "Add",
+                "Cast",
+                "Neg",
+                "Exp",
+                "Add",
+                "Reciprocal"
+            ]
+        );
+        assert_eq!(g.node[0].attribute[0].name(), "value");
+        assert_eq!(
+            g.node[0].attribute[0].t.as_ref().unwrap().data_type(),
+            double
+        );
+        assert_eq!(g.node[3].attribute[0].i(), double as i64);
+        assert_eq!(g.node.last().unwrap().output[0], "y");
+    }
+
+    #[test]
+    fn a_model_in_double_already_gains_nothing() {
+        assert!(to_f64(&model(FloatType::F64)).is_none());
+    }
+}
