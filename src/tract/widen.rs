@@ -8,7 +8,8 @@
 //! - float initializers, `Constant` values and `ConstantOfShape` fills are
 //!   stored as double (`value_float(s)` become a double `value`);
 //! - the float inputs, outputs and `value_info` are declared double;
-//! - a `Cast` to a float type casts to double;
+//! - a `Cast` to `float` casts to double; one to a half type rounds as it
+//!   did, and its result is cast to double after it;
 //! - `Sigmoid` is spelt `σ(z) = 1 / (1 + exp(−z))`, which tract runs in f64
 //!   (it has no f64 `Sigmoid`);
 //! - `Gemm` is spelt `α·op(A)·op(B) + β·C` with `Transpose`, `MatMul`, `Mul`
@@ -70,10 +71,11 @@ pub fn to_f64(model: &ModelProto) -> Option<ModelProto> {
 
 /// `t` cast to f64 when it holds floats; other tensors as they are.
 pub fn widen_input(t: &Tensor) -> Tensor {
-    if t.datum_type().is_float() && t.datum_type() != f64::datum_type() {
-        if let Ok(wide) = t.cast_to::<f64>() {
-            return wide.into_owned();
-        }
+    if t.datum_type().is_float()
+        && t.datum_type() != f64::datum_type()
+        && let Ok(wide) = t.cast_to::<f64>()
+    {
+        return wide.into_owned();
     }
     t.clone()
 }
@@ -110,10 +112,35 @@ fn widen_nodes(g: &mut GraphProto) -> Result<(), Narrow> {
                 continue;
             }
             "Cast" if standard => {
-                for a in &mut node.attribute {
-                    if a.name() == "to" && FloatType::from_onnx(a.i() as i32).is_some() {
-                        a.i = Some(double);
+                let to = node
+                    .attribute
+                    .iter()
+                    .find(|a| a.name() == "to")
+                    .map(|a| a.i());
+                match to.and_then(|t| FloatType::from_onnx(t as i32)) {
+                    Some(FloatType::F32) => {
+                        for a in node.attribute.iter_mut().filter(|a| a.name() == "to") {
+                            a.i = Some(double);
+                        }
                     }
+                    // A cast to half precision rounds on purpose: it stays,
+                    // and its result is widened after it.
+                    Some(FloatType::F16 | FloatType::BF16) if node.output.len() == 1 => {
+                        let y = std::mem::take(&mut node.output[0]);
+                        node.output[0] = format!("{y}.narrow");
+                        let widen = NodeProto {
+                            op_type: Some("Cast".into()),
+                            name: node.name.as_ref().map(|n| format!("{n}.widen")),
+                            input: vec![node.output[0].clone()],
+                            output: vec![y],
+                            attribute: vec![crate::model::build::attr_int("to", double)],
+                            ..Default::default()
+                        };
+                        nodes.push(node);
+                        nodes.push(widen);
+                        continue;
+                    }
+                    _ => {}
                 }
             }
             "Constant" | "ConstantOfShape" if standard => {
@@ -317,6 +344,21 @@ mod tests {
         );
         assert_eq!(g.node[3].attribute[0].i(), double as i64);
         assert_eq!(g.node.last().unwrap().output[0], "y");
+    }
+
+    #[test]
+    fn a_cast_to_half_still_rounds_and_is_widened_after() {
+        let mut m = model(FloatType::F32);
+        let g = m.graph.as_mut().unwrap();
+        g.node[3].attribute[0].i = Some(DataType::Float16 as i64);
+        let g = to_f64(&m).unwrap().graph.unwrap();
+        let (narrow, widen) = (&g.node[3], &g.node[4]);
+        assert_eq!(narrow.op_type(), "Cast");
+        assert_eq!(narrow.attribute[0].i(), DataType::Float16 as i64);
+        assert_eq!(widen.op_type(), "Cast");
+        assert_eq!(widen.input, narrow.output);
+        assert_eq!(widen.output, ["d"]);
+        assert_eq!(widen.attribute[0].i(), DataType::Double as i64);
     }
 
     #[test]

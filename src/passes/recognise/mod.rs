@@ -195,8 +195,10 @@ impl Rewriter<'_> {
 }
 
 /// The PyTorch module a node came from, as the dynamo exporter records it
-/// in `metadata_props["namespace"]` (`": Net/act1: MetaAconC/add:
-/// aten.add.Tensor"` reads `act1 (MetaAconC)`; `": MetaAconC/add: …"`, the
+/// in `metadata_props["namespace"]`, each scope named by its full path
+/// (`": Net/act1: MetaAconC/add: aten.add.Tensor"` reads `act1
+/// (MetaAconC)`, `": Net/stage2: Sequential/stage2.0: Unit/…"` reads
+/// `stage2.0 (Unit)`; `": MetaAconC/add: …"`, the
 /// exported model itself, reads `MetaAconC`). Only ever used to name
 /// what was found: anyone can write metadata.
 pub fn module_of(node: &NodeProto) -> Option<String> {
@@ -210,18 +212,53 @@ pub fn module_of(node: &NodeProto) -> Option<String> {
         .filter_map(|s| s.split_once(": "))
         .map(|(n, c)| (n.trim(), c.trim()))
         .collect();
-    // The last scope is the aten op itself.
+    // The last scope is the aten op itself; the one before it, the module,
+    // named by its full path (`stage2.0.branch1.4`).
     scopes.pop()?;
-    let (_, class) = *scopes.last()?;
-    let path: Vec<&str> = scopes
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !n.is_empty())
-        .collect();
+    let (path, class) = *scopes.last()?;
     let class = class.rsplit('.').next().unwrap_or(class);
     if path.is_empty() {
         // The exported model is the module itself.
         return Some(class.to_owned());
     }
-    Some(format!("{} ({class})", path.join(".")))
+    Some(format!("{path} ({class})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::StringStringEntryProto;
+
+    fn from(namespace: &str) -> Option<String> {
+        module_of(&NodeProto {
+            metadata_props: vec![StringStringEntryProto {
+                key: Some("namespace".into()),
+                value: Some(namespace.into()),
+            }],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn the_module_is_named_by_its_own_scope() {
+        assert_eq!(
+            from(": Net/act1: MetaAconC/add: aten.add.Tensor").as_deref(),
+            Some("act1 (MetaAconC)")
+        );
+        // Each scope holds its full path already (dynamo, torch 2.15).
+        assert_eq!(
+            from(
+                ": __main__.Net/stage2: torch.nn.modules.container.Sequential/stage2.0: \
+                 __main__.Unit/stage2.0.branch1: torch.nn.modules.container.Sequential/\
+                 stage2.0.branch1.4: acon.MetaAconC/add: aten.add.Tensor"
+            )
+            .as_deref(),
+            Some("stage2.0.branch1.4 (MetaAconC)")
+        );
+        assert_eq!(
+            from(": MetaAconC/add: aten.add.Tensor").as_deref(),
+            Some("MetaAconC")
+        );
+        assert_eq!(from("no scopes"), None);
+    }
 }

@@ -371,6 +371,22 @@ mod tests {
     use crate::tract::kernels::fused::FUSED_BLOCK;
     use crate::tract::kernels::test_util::{assert_close, sig};
 
+    /// In [`Mode::Working`] the small branch rounds in f32 at every step:
+    /// over a long channel with a large common offset, an f32 running sum
+    /// loses the small terms that the reference's f64 sum keeps.
+    #[test]
+    fn the_working_mean_rounds_in_f32() {
+        let xs: Vec<f32> = (0..1 << 16)
+            .map(|i| 1000.0 + if i % 2 == 0 { 1e-4 } else { -3e-5 })
+            .collect();
+        let exact: f64 = xs.iter().map(|&v| v as f64).sum::<f64>() / xs.len() as f64;
+        let wide: f64 = mean::<f32, f64>(&xs);
+        let narrow: f32 = mean::<f32, f32>(&xs);
+        assert!((wide - exact).abs() < 1e-9, "{wide} vs {exact}");
+        assert_ne!(narrow as f64, wide, "an f32 sum rounds");
+        assert!((narrow as f64 - exact).abs() < 1e-2, "{narrow} vs {exact}");
+    }
+
     #[test]
     fn the_fused_path_agrees_with_the_reference() -> TractResult<()> {
         // R = 2, p1 per channel, p2 a scalar; no BN. The spatial sizes give
@@ -416,8 +432,17 @@ mod tests {
             "the fused path applies"
         );
         let reference = kernel(Mode::Reference).eval(&EvalContext::out_of_plan(), inputs()?)?;
+        let what = format!("X [{n}, {c}, {h}, {w}]");
         let fused = kernel(Mode::Fused).eval(&EvalContext::out_of_plan(), inputs()?)?;
-        assert_close(&reference[0], &fused[0], &format!("X [{n}, {c}, {h}, {w}]"))
+        assert_close(&reference[0], &fused[0], &what)?;
+        // The working-precision evaluation is another valid rounding of the
+        // same function.
+        let working = kernel(Mode::Working).eval(&EvalContext::out_of_plan(), inputs()?)?;
+        assert_close(
+            &reference[0],
+            &working[0],
+            &format!("{what}, working precision"),
+        )
     }
 
     #[test]
