@@ -387,6 +387,24 @@ fn refuse_loop(node: &NodeProto) -> Result<()> {
     Ok(())
 }
 
+/// Why tract cannot run `model` at all (its first `Loop`, in any graph),
+/// before anything is loaded.
+pub fn cannot_run(model: &ModelProto) -> Option<String> {
+    let mut why = None;
+    if let Some(g) = model.graph.as_ref() {
+        crate::graph::for_each_graph(g, &mut |g| {
+            for node in &g.node {
+                if why.is_none()
+                    && let Err(e) = refuse_loop(node)
+                {
+                    why = Some(e.to_string());
+                }
+            }
+        });
+    }
+    why
+}
+
 struct Walk<'a> {
     kernels: Kernels,
     options: &'a ConvertOptions,
