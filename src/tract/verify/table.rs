@@ -38,7 +38,18 @@ impl VerifyReport {
         }
         let mut bounds: Vec<String> = vec![];
         for o in &self.outputs {
-            let b = format!("{} atol {:e} rtol {:e}", o.dtype, o.atol, o.rtol);
+            let rule = o
+                .checks
+                .last()
+                .filter(|c| c.rule.contains('×'))
+                .map(|c| format!(" ({})", c.rule))
+                .unwrap_or_default();
+            let b = format!(
+                "{} atol {} rtol {}{rule}",
+                o.dtype,
+                bound(o.atol),
+                bound(o.rtol)
+            );
             if !bounds.contains(&b) {
                 bounds.push(b);
             }
@@ -238,6 +249,16 @@ impl VerifyReport {
             }
         }
         render(&rows)
+    }
+}
+
+/// A bound as given (`1e-5`), or to three digits when computed.
+fn bound(v: f64) -> String {
+    let short = format!("{v:.2e}");
+    if short.parse::<f64>() == Ok(v) {
+        format!("{v:e}")
+    } else {
+        short
     }
 }
 
