@@ -69,6 +69,24 @@ fn every_net_export_is_equivalent_over_several_seeds_and_its_test_data() {
             );
             assert!(out.contains(&proved), "{} {extra:?}: {out}", net.name);
         }
+        // The README's CI recipe: convert to a file, verify the two files on
+        // the exporter's test data, with a JUnit report.
+        let dir = tempdir();
+        let converted = dir.path().join("model.std.onnx");
+        assert_exit(&convert_to(Path::new(model), &converted, &[]), 0);
+        let junit = dir.path().join("verify.xml");
+        let o = acon(&[
+            "verify",
+            model,
+            converted.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", net.name, stdout(&o));
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("failures=\"0\""), "{}: {xml}", net.name);
     }
 }
 
