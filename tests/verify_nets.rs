@@ -9,8 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use acon_onnx::model::tensor::{FloatType, float_tensor, read_floats};
-use acon_onnx::proto::{GraphProto, ModelProto};
+use acon_onnx::proto::ModelProto;
 use common::*;
 
 #[derive(serde::Deserialize)]
@@ -174,7 +173,7 @@ fn mutations_of_a_conversion_verify_cannot_align_are_caught() {
     let stem = g.node.iter().find(|n| n.op_type() == "Conv").unwrap();
     let weight = stem.input[1].clone();
     let mut mutant = m.clone();
-    scale(mutant.graph.as_mut().unwrap(), &weight, 1.01);
+    scale_initializer(mutant.graph.as_mut().unwrap(), &weight, 1.01);
     mutants.push(("stem_weight_1pc".into(), mutant));
     // A removed node: the last Sigmoid's input passed straight on.
     let mut mutant = m.clone();
@@ -197,14 +196,4 @@ fn mutations_of_a_conversion_verify_cannot_align_are_caught() {
             stderr(&o)
         );
     }
-}
-
-fn scale(g: &mut GraphProto, name: &str, factor: f64) {
-    let t = g
-        .initializer
-        .iter_mut()
-        .find(|t| t.name() == name)
-        .unwrap_or_else(|| panic!("no initializer {name}"));
-    let a = read_floats(t).unwrap().map(|v| v * factor);
-    *t = float_tensor(name, &a, FloatType::F32);
 }

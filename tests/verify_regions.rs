@@ -7,8 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use acon_onnx::model::tensor::{float_tensor, read_floats};
-use acon_onnx::proto::{GraphProto, ModelProto};
+use acon_onnx::proto::ModelProto;
 use common::*;
 
 fn converted(dir: &Path, fixture: &str) -> (PathBuf, ModelProto) {
@@ -27,16 +26,6 @@ fn verify(original: &Path, candidate: &Path, extra: &[&str]) -> std::process::Ou
     ];
     args.extend_from_slice(extra);
     acon(&args)
-}
-
-fn scale_initializer(g: &mut GraphProto, name: &str, factor: f64) {
-    let t = g
-        .initializer
-        .iter_mut()
-        .find(|t| t.name() == name)
-        .unwrap_or_else(|| panic!("no initializer {name}"));
-    let a = read_floats(t).unwrap().map(|v| v * factor);
-    *t = float_tensor(name, &a, acon_onnx::model::tensor::FloatType::F32);
 }
 
 #[test]

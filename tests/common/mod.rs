@@ -272,3 +272,15 @@ pub fn run_in_tract(path: &Path, inputs: &[TensorProto]) -> Vec<Vec<f64>> {
         .unwrap_or_else(|e| panic!("tract runs {}: {e:?}", path.display()));
     outputs.iter().map(|t| tensor_to_f64(t).unwrap()).collect()
 }
+
+/// The float initializer `name` of `g`, every value times `factor` (a
+/// mutation for verify to catch).
+pub fn scale_initializer(g: &mut GraphProto, name: &str, factor: f64) {
+    let t = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name() == name)
+        .unwrap_or_else(|| panic!("no initializer {name}"));
+    let a = read_floats(t).unwrap().map(|v| v * factor);
+    *t = float_tensor(name, &a, FloatType::F32);
+}
