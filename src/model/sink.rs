@@ -272,15 +272,8 @@ mod tests {
 
     fn mapped_weights(dir: &std::path::Path, len: usize) -> Bytes {
         let src = dir.join("weights.bin");
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let content: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let content: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         std::fs::write(&src, &content).unwrap();
         mapped::map_file(File::open(&src).unwrap()).unwrap()
     }
