@@ -30,10 +30,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::model::facts::{Dim, value_info_shape};
+use crate::model::opsets::is_default_domain;
 use crate::model::shapes::{Shapes, attr_int, attr_ints, known};
 use crate::model::tensor::{FloatType, element_count};
 use crate::ops::{self, AconKind, LocalFunctions};
-use crate::passes::{ConvertOptions, is_default_domain};
+use crate::passes::ConvertOptions;
 use crate::proto::{ModelProto, NodeProto};
 
 /// What the count found.

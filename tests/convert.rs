@@ -64,7 +64,7 @@ fn pytorch_custom_op_fixtures_convert_to_standard_ops_matching_pytorch() {
         let converted = load(&out);
         standard_ops_only(&original, &converted).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         assert_eq!(
-            acon_onnx::passes::default_opset(&converted),
+            acon_onnx::model::opsets::default_opset(&converted),
             Some(f.opset),
             "{}: the default opset is kept",
             f.name
@@ -283,7 +283,7 @@ fn a_model_without_a_default_opset_gets_one() {
     let out = dir.path().join("out.onnx");
     assert_exit(&convert_to(&input, &out, &[]), 0);
     let c = load(&out);
-    assert_eq!(acon_onnx::passes::default_opset(&c), Some(17));
+    assert_eq!(acon_onnx::model::opsets::default_opset(&c), Some(17));
     assert_eq!(c.opset_import.len(), 1);
 }
 

@@ -25,7 +25,7 @@ pub fn producer_op<'g>(
         .iter()
         .all(|a| allowed_attributes.contains(&a.name()));
     (node.op_type() == op_type
-        && crate::passes::is_default_domain(node.domain())
+        && crate::model::opsets::is_default_domain(node.domain())
         && single_output
         && attributes_ok)
         .then_some((i, node))

@@ -103,7 +103,7 @@ impl<'a, 'g> Ranks<'a, 'g> {
         }
         let op = node.op_type();
         let input = |i: usize| node.input.get(i).filter(|n| !n.is_empty());
-        if !crate::passes::is_default_domain(node.domain()) {
+        if !crate::model::opsets::is_default_domain(node.domain()) {
             return None;
         }
         if op == "Conv" || op == "ConvTranspose" {

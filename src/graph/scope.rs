@@ -106,7 +106,7 @@ impl<'p> Scope<'p> {
     /// The constant `node` (a `Constant`, or an `Identity` of a constant)
     /// produces, if it is one.
     fn constant_output(&self, node: &NodeProto) -> Option<Constant> {
-        if !crate::passes::is_default_domain(node.domain()) || node.output.len() != 1 {
+        if !crate::model::opsets::is_default_domain(node.domain()) || node.output.len() != 1 {
             return None;
         }
         match node.op_type() {

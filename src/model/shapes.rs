@@ -15,10 +15,10 @@
 use std::collections::HashMap;
 
 use crate::model::facts::Dim;
+use crate::model::opsets::is_default_domain;
 use crate::model::tensor::element_count;
 use crate::ops::AconKind;
-use crate::passes::is_default_domain;
-use crate::proto::{AttributeProto, DataType, NodeProto, TensorProto};
+use crate::proto::{AttributeProto, NodeProto, TensorProto};
 
 /// What is known of the values met so far.
 #[derive(Debug, Clone, Default)]
@@ -483,27 +483,15 @@ fn show(dims: &[Dim]) -> String {
     crate::model::facts::shape_string(dims)
 }
 
-/// Reads a small int tensor (int64 or int32), raw or typed.
+/// Reads a small int tensor (int64 or int32, at most 64 values), raw or
+/// typed: a shape, axes or pads.
 fn int_values(t: &TensorProto) -> Option<Vec<i64>> {
-    let count = element_count(&t.dims)? as usize;
+    let count = element_count(&t.dims)?;
     if count > 64 {
         return None;
     }
-    let ty = DataType::try_from(t.data_type()).ok()?;
-    let values: Vec<i64> = match (ty, &t.raw_data) {
-        (DataType::Int64, Some(raw)) => raw
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect(),
-        (DataType::Int32, Some(raw)) => raw
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as i64)
-            .collect(),
-        (DataType::Int64, None) => t.int64_data.clone(),
-        (DataType::Int32, None) => t.int32_data.iter().map(|&v| v as i64).collect(),
-        _ => return None,
-    };
-    (values.len() == count).then_some(values)
+    let values = crate::model::tensor::read_ints(t)?;
+    (values.len() as u64 == count).then_some(values)
 }
 
 pub(crate) fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {

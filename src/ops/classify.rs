@@ -10,8 +10,9 @@
 
 use std::collections::HashSet;
 
+use crate::model::opsets::is_default_domain;
 use crate::ops::AconKind;
-use crate::passes::{ConvertOptions, is_default_domain};
+use crate::passes::ConvertOptions;
 use crate::proto::{ModelProto, NodeProto};
 
 /// What [`classify`] finds a node to be.

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
+use crate::model::opsets::default_opset;
 use crate::model::tensor::{Array, FloatType};
 use crate::ops::{
     self, AconNode, AconOp, BatchNorm, LocalFunctions, MetaBranch, NodeClass, Operand,
@@ -22,7 +23,7 @@ use crate::ops::{
 use crate::passes::arrange::{self, BnConstants, ConvStage, MetaBeta};
 use crate::passes::emit::{Binary, Emitter, Value};
 use crate::passes::unused::drop_unused_constants;
-use crate::passes::{ConvertOptions, Pass, PassContext, default_opset};
+use crate::passes::{ConvertOptions, Pass, PassContext};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub struct DecomposeAcon;

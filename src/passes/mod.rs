@@ -22,7 +22,6 @@ pub use prune_opsets::PruneAconOpsets;
 pub use recognise::{RecogniseAcon, Target, module_of};
 pub use swish::{SwishAsAcon, alpha as swish_alpha, is_swish};
 // Model facts, re-exported where the passes have always found them.
-pub use crate::model::opsets::{default_opset, is_default_domain};
 
 use crate::error::Error;
 use crate::model::check::check_model;

@@ -17,9 +17,10 @@ use crate::error::Error;
 use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
+use crate::model::opsets::is_default_domain;
 use crate::model::tensor::{Array, FloatType, float_tensor, type_name};
 use crate::ops::{AconKind, DEFAULT_ACON_DOMAIN, KNOWN_VERSIONS, LocalFunctions, NodeClass};
-use crate::passes::{Pass, PassContext, is_default_domain};
+use crate::passes::{Pass, PassContext};
 use crate::proto::{AttributeType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub struct SwishAsAcon;

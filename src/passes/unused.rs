@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::passes::is_default_domain;
+use crate::model::opsets::is_default_domain;
 use crate::proto::{GraphProto, ModelProto};
 
 /// Removes initializers and `Constant` nodes among `candidates` that no node

@@ -25,9 +25,10 @@ use tract_onnx::prelude::*;
 
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
+use crate::model::opsets::is_default_domain;
 use crate::model::tensor::{FloatType, type_name};
 use crate::ops::{self, LocalFunctions, NodeClass};
-use crate::passes::{ConvertOptions, Pipeline, is_default_domain, is_swish, swish_alpha};
+use crate::passes::{ConvertOptions, Pipeline, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
 use crate::tract::kernels;
 

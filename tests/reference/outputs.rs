@@ -66,7 +66,7 @@ pub fn assert_only_default_domain(path: &Path) {
     );
     for node in common::all_nodes(m.graph.as_ref().unwrap()) {
         assert!(
-            acon_onnx::passes::is_default_domain(node.domain()),
+            acon_onnx::model::opsets::is_default_domain(node.domain()),
             "node `{}` is {}::{}",
             node.name(),
             node.domain(),
@@ -77,7 +77,7 @@ pub fn assert_only_default_domain(path: &Path) {
     assert!(
         imports
             .iter()
-            .all(|d| acon_onnx::passes::is_default_domain(d)),
+            .all(|d| acon_onnx::model::opsets::is_default_domain(d)),
         "imports {imports:?}"
     );
 }

@@ -166,7 +166,7 @@ impl<'g> Matcher<'_, 'g> {
         let [output] = node.output.as_slice() else {
             return None;
         };
-        if !node.attribute.is_empty() || !crate::passes::is_default_domain(node.domain()) {
+        if !node.attribute.is_empty() || !crate::model::opsets::is_default_domain(node.domain()) {
             return None;
         }
         let (a, b) = binary_inputs(node)?;
@@ -235,7 +235,7 @@ impl<'g> Matcher<'_, 'g> {
         let [output] = node.output.as_slice() else {
             return None;
         };
-        if !node.attribute.is_empty() || !crate::passes::is_default_domain(node.domain()) {
+        if !node.attribute.is_empty() || !crate::model::opsets::is_default_domain(node.domain()) {
             return None;
         }
         let (a, b) = binary_inputs(node)?;

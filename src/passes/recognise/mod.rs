@@ -27,10 +27,11 @@ use crate::error::Error;
 use crate::graph::{GraphIndex, for_each_graph_mut};
 use crate::model::check::node_label;
 use crate::model::names::NameTable;
+use crate::model::opsets::default_opset;
 use crate::ops::{AconKind, DEFAULT_ACON_DOMAIN};
 use crate::passes::emit::Emitter;
 use crate::passes::unused::drop_unused_constants;
-use crate::passes::{Pass, PassContext, RecognisedBlock, default_opset};
+use crate::passes::{Pass, PassContext, RecognisedBlock};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub use block::Block;
