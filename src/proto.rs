@@ -8,3 +8,20 @@ include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 
 pub use attribute_proto::AttributeType;
 pub use tensor_proto::DataType;
+
+impl NodeProto {
+    /// The node's subgraphs: every graph-valued attribute (`If` branches,
+    /// `Loop` and `Scan` bodies), in attribute order.
+    pub fn subgraphs(&self) -> impl Iterator<Item = &GraphProto> {
+        self.attribute
+            .iter()
+            .flat_map(|a| a.g.iter().chain(&a.graphs))
+    }
+
+    /// [`NodeProto::subgraphs`], for editing.
+    pub fn subgraphs_mut(&mut self) -> impl Iterator<Item = &mut GraphProto> {
+        self.attribute
+            .iter_mut()
+            .flat_map(|a| a.g.iter_mut().chain(a.graphs.iter_mut()))
+    }
+}

@@ -37,10 +37,8 @@ impl<'g> GraphIndex<'g> {
                 .filter(|n| !n.is_empty())
                 .map(String::as_str)
                 .collect();
-            for attr in &node.attribute {
-                for sub in attr.g.iter().chain(&attr.graphs) {
-                    outer_reads(sub, &mut HashSet::new(), &mut read);
-                }
+            for sub in node.subgraphs() {
+                outer_reads(sub, &mut HashSet::new(), &mut read);
             }
             read.sort_unstable();
             read.dedup();
@@ -107,10 +105,8 @@ fn outer_reads<'a>(graph: &'a GraphProto, defined: &mut HashSet<&'a str>, read: 
                 read.push(input);
             }
         }
-        for attr in &node.attribute {
-            for sub in attr.g.iter().chain(&attr.graphs) {
-                outer_reads(sub, defined, read);
-            }
+        for sub in node.subgraphs() {
+            outer_reads(sub, defined, read);
         }
         for out in node.output.iter().filter(|o| !o.is_empty()) {
             define(out, defined);

@@ -22,4 +22,7 @@ pub mod walk;
 
 pub use index::GraphIndex;
 pub use scope::{Constant, Scope};
-pub use walk::{for_each_graph, for_each_graph_edit, for_each_graph_mut};
+pub use walk::{
+    any_graph, for_each_graph, for_each_graph_edit, for_each_graph_mut, for_each_graph_scoped,
+    visit_graphs_scoped,
+};

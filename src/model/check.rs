@@ -164,10 +164,8 @@ fn collect_calls<'a>(
         } else {
             plain += 1;
         }
-        for attr in &node.attribute {
-            for sub in attr.g.iter().chain(&attr.graphs) {
-                plain += collect_calls(&sub.node, keys, out);
-            }
+        for sub in node.subgraphs() {
+            plain += collect_calls(&sub.node, keys, out);
         }
     }
     plain

@@ -106,10 +106,8 @@ impl NameTable {
         for name in node.input.iter().chain(&node.output) {
             self.take(name);
         }
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                self.add_graph(g);
-            }
+        for g in node.subgraphs() {
+            self.add_graph(g);
         }
     }
 

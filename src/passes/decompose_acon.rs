@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 
 use crate::error::Error;
+use crate::graph::{any_graph, for_each_graph, for_each_graph_scoped, visit_graphs_scoped};
 use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
@@ -44,7 +45,7 @@ impl Pass for DecomposeAcon {
             return Ok(false);
         };
         let functions = LocalFunctions::of(model);
-        if !graph_has_acon(graph, &functions, cx.options) {
+        if !has_acon(graph, &functions, cx.options) {
             warn_foreign_acon(model, cx);
             return Ok(false);
         }
@@ -97,22 +98,41 @@ fn validate_graph(
     functions: &LocalFunctions,
     options: &ConvertOptions,
 ) -> Result<(), Error> {
-    // Facts copy their enclosing scope's: build them only where they are read.
-    if !graph_has_acon(graph, functions, options) {
-        return Ok(());
-    }
-    let facts = ops::facts_for(graph, outer, functions, options);
-    for node in &graph.node {
-        for attr in &node.attribute {
-            for sub in attr.g.iter().chain(&attr.graphs) {
-                validate_graph(sub, Some(&facts), functions, options)?;
+    visit_graphs_scoped(
+        graph,
+        outer,
+        &mut |g, outer| acon_facts(g, outer, functions, options),
+        &mut |g, facts| {
+            for node in g
+                .node
+                .iter()
+                .filter(|n| is_custom_op(n, functions, options))
+            {
+                ops::parse(node, facts)?;
             }
-        }
-        if is_custom_op(node, functions, options) {
-            ops::parse(node, &facts)?;
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
+}
+
+/// The facts the ACON nodes of `graph` are checked against, or `None` when
+/// neither it nor its subgraphs hold one (facts copy their enclosing
+/// scope's: a model with many subgraphs would copy them all, quadratically,
+/// for nothing).
+fn acon_facts(
+    graph: &GraphProto,
+    outer: Option<&Facts>,
+    functions: &LocalFunctions,
+    options: &ConvertOptions,
+) -> Option<Facts> {
+    has_acon(graph, functions, options).then(|| ops::facts_for(graph, outer, functions, options))
+}
+
+/// Whether `graph` or a graph inside it holds an ACON custom op.
+fn has_acon(graph: &GraphProto, functions: &LocalFunctions, options: &ConvertOptions) -> bool {
+    any_graph(graph, &mut |g| {
+        g.node.iter().any(|n| is_custom_op(n, functions, options))
+    })
 }
 
 struct Rewriter<'c, 'o> {
@@ -125,20 +145,19 @@ struct Rewriter<'c, 'o> {
 }
 
 impl Rewriter<'_, '_> {
+    /// Rewrites the ACON nodes of `graph` and its subgraphs, innermost first.
     fn graph(&mut self, graph: &mut GraphProto, outer: Option<&Facts>) -> Result<(), Error> {
-        // Facts copy their enclosing scope's: a model with many subgraphs
-        // would copy them all, quadratically, for nothing.
-        if !graph_has_acon(graph, &self.functions, self.cx.options) {
-            return Ok(());
-        }
-        let facts = ops::facts_for(graph, outer, &self.functions, self.cx.options);
-        for node in &mut graph.node {
-            for attr in &mut node.attribute {
-                for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                    self.graph(sub, Some(&facts))?;
-                }
-            }
-        }
+        let (functions, options) = (self.functions.clone(), self.cx.options);
+        for_each_graph_scoped(
+            graph,
+            outer,
+            &mut |g, outer| acon_facts(g, outer, &functions, options),
+            &mut |g, facts| self.nodes(g, facts),
+        )
+    }
+
+    /// Rewrites the ACON nodes of `graph` itself.
+    fn nodes(&mut self, graph: &mut GraphProto, facts: &Facts) -> Result<(), Error> {
         let nodes = std::mem::take(&mut graph.node);
         graph.node.reserve(nodes.len());
         for node in nodes {
@@ -146,7 +165,7 @@ impl Rewriter<'_, '_> {
                 graph.node.push(node);
                 continue;
             }
-            let parsed = ops::parse(&node, &facts)?;
+            let parsed = ops::parse(&node, facts)?;
             let mut em = Emitter::new(node_label(&node), &mut self.names, parsed.dtype, self.opset);
             decompose(&parsed, &mut em).map_err(|e| match e {
                 Error::Unsupported(msg) => Error::Unsupported(format!(
@@ -317,20 +336,6 @@ fn is_custom_op(node: &NodeProto, functions: &LocalFunctions, options: &ConvertO
     )
 }
 
-fn graph_has_acon(
-    graph: &GraphProto,
-    functions: &LocalFunctions,
-    options: &ConvertOptions,
-) -> bool {
-    graph.node.iter().any(|n| {
-        is_custom_op(n, functions, options)
-            || n.attribute
-                .iter()
-                .flat_map(|a| a.g.iter().chain(&a.graphs))
-                .any(|g| graph_has_acon(g, functions, options))
-    })
-}
-
 /// ACON op types in domains nobody named are left alone, with a warning.
 fn warn_foreign_acon(model: &ModelProto, cx: &mut PassContext) {
     let functions = LocalFunctions::of(model);
@@ -356,14 +361,17 @@ fn collect_foreign(
     functions: &LocalFunctions,
     found: &mut Vec<NodeProto>,
 ) {
-    for node in &graph.node {
-        if let NodeClass::Foreign(_) = ops::classify(node, functions, cx.options) {
-            found.push(node.clone());
-        }
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                collect_foreign(g, cx, functions, found);
-            }
-        }
-    }
+    for_each_graph(graph, &mut |g| {
+        found.extend(
+            g.node
+                .iter()
+                .filter(|n| {
+                    matches!(
+                        ops::classify(n, functions, cx.options),
+                        NodeClass::Foreign(_)
+                    )
+                })
+                .cloned(),
+        );
+    });
 }

@@ -157,10 +157,8 @@ impl Inliner {
         for mut node in nodes {
             let key = node_key(&node);
             let Some(function) = self.library.get(&key).cloned() else {
-                for attr in &mut node.attribute {
-                    for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                        self.graph(g, Some(facts), stack)?;
-                    }
+                for g in node.subgraphs_mut() {
+                    self.graph(g, Some(facts), stack)?;
                 }
                 scope.nodes.push(node);
                 continue;
@@ -359,10 +357,8 @@ impl Renamer<'_> {
             while node.input.last().is_some_and(String::is_empty) {
                 node.input.pop();
             }
-            for attr in &mut node.attribute {
-                for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                    self.graph(g, map)?;
-                }
+            for g in node.subgraphs_mut() {
+                self.graph(g, map)?;
             }
             let label = if node.name().is_empty() {
                 node.op_type().to_owned()
@@ -464,10 +460,8 @@ fn resolve_attribute_refs(
 fn collect_uses(nodes: &[NodeProto], keys: &mut HashSet<Key>) {
     for node in nodes {
         keys.insert(node_key(node));
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                collect_uses(&g.node, keys);
-            }
+        for g in node.subgraphs() {
+            collect_uses(&g.node, keys);
         }
     }
 }

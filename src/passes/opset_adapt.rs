@@ -99,7 +99,7 @@ impl Adapter<'_> {
             if let (Some(values), [out]) = (constant_ints(node), node.output.as_slice()) {
                 self.known.insert(out.clone(), values);
             }
-            for g in subgraphs(node) {
+            for g in node.subgraphs() {
                 for t in &g.initializer {
                     if let Some(values) = read_ints(t) {
                         self.known.insert(t.name().to_owned(), values);
@@ -113,10 +113,8 @@ impl Adapter<'_> {
     fn nodes(&mut self, nodes: Vec<NodeProto>) -> Result<Vec<NodeProto>, Error> {
         let mut out = Vec::with_capacity(nodes.len());
         for mut node in nodes {
-            for attr in &mut node.attribute {
-                for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                    g.node = self.nodes(std::mem::take(&mut g.node))?;
-                }
+            for g in node.subgraphs_mut() {
+                g.node = self.nodes(std::mem::take(&mut g.node))?;
             }
             if is_default_domain(node.domain()) {
                 self.node(&mut node, &mut out)?;
@@ -271,16 +269,10 @@ pub fn constant_ints(node: &NodeProto) -> Option<Vec<i64>> {
     }
 }
 
-fn subgraphs(node: &NodeProto) -> impl Iterator<Item = &crate::proto::GraphProto> {
-    node.attribute
-        .iter()
-        .flat_map(|a| a.g.iter().chain(&a.graphs))
-}
-
 fn collect_reads(nodes: &[NodeProto], read: &mut HashSet<String>) {
     for node in nodes {
         read.extend(node.input.iter().cloned());
-        for g in subgraphs(node) {
+        for g in node.subgraphs() {
             read.extend(g.output.iter().map(|o| o.name().to_owned()));
             collect_reads(&g.node, read);
         }
@@ -289,11 +281,7 @@ fn collect_reads(nodes: &[NodeProto], read: &mut HashSet<String>) {
 
 fn drop_constants(nodes: &mut Vec<NodeProto>, dead: &dyn Fn(&str) -> bool) {
     nodes.retain(|n| !(constant_ints(n).is_some() && n.output.iter().all(|o| dead(o))));
-    for node in nodes {
-        for attr in &mut node.attribute {
-            for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                drop_constants(&mut g.node, dead);
-            }
-        }
+    for g in nodes.iter_mut().flat_map(|n| n.subgraphs_mut()) {
+        drop_constants(&mut g.node, dead);
     }
 }

@@ -47,10 +47,8 @@ fn graph_domains(graph: &GraphProto, used: &mut HashSet<String>) {
 fn nodes_domains(nodes: &[NodeProto], used: &mut HashSet<String>) {
     for node in nodes {
         used.insert(node.domain().to_owned());
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                graph_domains(g, used);
-            }
+        for g in node.subgraphs() {
+            graph_domains(g, used);
         }
     }
 }

@@ -14,6 +14,7 @@
 //! Swish of alpha 1 is rewritten too: the converter never emits `Swish`.
 
 use crate::error::Error;
+use crate::graph::{any_graph, for_each_graph_scoped};
 use crate::model::check::node_label;
 use crate::model::facts::Facts;
 use crate::model::names::NameTable;
@@ -89,13 +90,7 @@ pub fn alpha(node: &NodeProto) -> Result<f32, Error> {
 }
 
 fn graph_has_swish(graph: &GraphProto) -> bool {
-    graph.node.iter().any(|n| {
-        is_swish(n)
-            || n.attribute
-                .iter()
-                .flat_map(|a| a.g.iter().chain(&a.graphs))
-                .any(graph_has_swish)
-    })
+    any_graph(graph, &mut |g| g.node.iter().any(is_swish))
 }
 
 /// Rewrites the Swish nodes of `graph` and its subgraphs; returns how many.
@@ -105,23 +100,33 @@ fn rewrite_graph(
     names: &mut NameTable,
 ) -> Result<usize, Error> {
     // Facts copy their enclosing scope's: build them only where Swish is.
-    if !graph_has_swish(graph) {
-        return Ok(0);
-    }
-    let facts = Facts::for_graph(graph, outer);
+    let mut count = 0;
+    for_each_graph_scoped(
+        graph,
+        outer,
+        &mut |g, outer| graph_has_swish(g).then(|| Facts::for_graph(g, outer)),
+        &mut |g, facts| {
+            count += rewrite_nodes(g, facts, names)?;
+            Ok::<(), Error>(())
+        },
+    )?;
+    Ok(count)
+}
+
+/// Rewrites the Swish nodes of `graph` itself; returns how many.
+fn rewrite_nodes(
+    graph: &mut GraphProto,
+    facts: &Facts,
+    names: &mut NameTable,
+) -> Result<usize, Error> {
     let mut count = 0;
     let mut betas = vec![];
     for node in &mut graph.node {
-        for attr in &mut node.attribute {
-            for sub in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                count += rewrite_graph(sub, Some(&facts), names)?;
-            }
-        }
         if !is_swish(node) {
             continue;
         }
         let alpha = alpha(node)?;
-        let dtype = float_type(node, &facts)?;
+        let dtype = float_type(node, facts)?;
         let beta = names.fresh(&format!("{}.beta", node_label(node)));
         betas.push(float_tensor(&beta, &Array::scalar(alpha as f64), dtype));
         node.domain = Some(DEFAULT_ACON_DOMAIN.into());

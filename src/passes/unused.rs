@@ -37,10 +37,8 @@ fn collect_used(graph: &GraphProto, candidates: &HashSet<String>, used: &mut Has
     }
     for node in &graph.node {
         mark_used(&node.input, candidates, used);
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                collect_used(g, candidates, used);
-            }
+        for g in node.subgraphs() {
+            collect_used(g, candidates, used);
         }
     }
 }
@@ -70,11 +68,7 @@ fn prune_graph(graph: &mut GraphProto, unused: &impl Fn(&str) -> bool) {
         .filter(|n| unused(n) && !graph.node.iter().any(|node| node.output.contains(n)))
         .collect();
     graph.value_info.retain(|v| !pruned.contains(v.name()));
-    for node in &mut graph.node {
-        for attr in &mut node.attribute {
-            for g in attr.g.iter_mut().chain(attr.graphs.iter_mut()) {
-                prune_graph(g, unused);
-            }
-        }
+    for g in graph.node.iter_mut().flat_map(|n| n.subgraphs_mut()) {
+        prune_graph(g, unused);
     }
 }
