@@ -151,7 +151,8 @@ pub struct NodeError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeProblem {
     InputCount {
-        expected: &'static str,
+        /// How many, with the inputs it counts: `3 or 4 (X, p1, p2, beta)`.
+        expected: String,
         actual: usize,
     },
     MissingInput {
@@ -171,7 +172,10 @@ pub enum NodeProblem {
         group: &'static str,
         given: Vec<usize>,
     },
-    UnknownOpType,
+    UnknownOpType {
+        /// The op types of the op set.
+        known: Vec<&'static str>,
+    },
     Attribute {
         name: String,
         problem: String,
@@ -202,10 +206,14 @@ impl fmt::Display for NodeProblem {
                 "the {group} BatchNorm group is partial: inputs {given:?} are given, \
                  expected all four or none"
             ),
-            NodeProblem::UnknownOpType => write!(
-                f,
-                "unknown op type in an ACON domain, expected AconA, AconB, AconC or MetaAconC"
-            ),
+            NodeProblem::UnknownOpType { known } => {
+                let expected = match known.split_last() {
+                    Some((last, [])) => last.to_string(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => "none".into(),
+                };
+                write!(f, "unknown op type in an ACON domain, expected {expected}")
+            }
             NodeProblem::Attribute { name, problem } => {
                 write!(f, "attribute `{name}` {problem}")
             }

@@ -112,17 +112,18 @@ pub fn count(
     // Parameters, by role.
     let mut statistics: HashSet<&str> = HashSet::new();
     for node in &graph.node {
-        let positions: &[usize] = match (node.op_type(), is_default_domain(node.domain())) {
-            ("BatchNormalization", true) => &[3, 4],
-            ("MetaAconC", false)
-                if ops::classify(node, &functions, options).acon_kind(node)
-                    == Some(AconKind::MetaC) =>
-            {
-                &[9, 10, 13, 14]
+        let positions: Vec<usize> = if is_default_domain(node.domain()) {
+            match node.op_type() {
+                "BatchNormalization" => vec![3, 4],
+                _ => vec![],
             }
-            _ => &[],
+        } else {
+            match ops::classify(node, &functions, options).acon_kind(node) {
+                Some(kind) => kind.signature().statistics().collect(),
+                None => vec![],
+            }
         };
-        for &i in positions {
+        for i in positions {
             if let Some(name) = node.input.get(i) {
                 statistics.insert(name);
             }
@@ -336,7 +337,7 @@ fn cost(node: &NodeProto, shapes: &Shapes, acon: Option<AconKind>) -> Result<Cos
         if kind != AconKind::MetaC {
             return Ok((Cost::Elementwise(n), vec![]));
         }
-        let w1 = input(3)?;
+        let w1 = input(kind.signature().index("W1"))?;
         let (r, c) = (
             *w1.first().ok_or("W1 has no dims")?,
             *w1.get(1).ok_or("W1 has one dim")?,

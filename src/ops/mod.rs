@@ -1,6 +1,10 @@
-//! The ACON op set of `shared/spec/acon-ops.md`: recognising ACON nodes and
-//! checking each against the contract before anything is rewritten.
+//! The ACON op set of `docs/acon-ops.md`: what each op takes, recognising
+//! ACON nodes, and checking each against the contract before anything is
+//! rewritten.
 //!
+//! `signature` holds the contract as data, one [`Signature`] per op (its
+//! inputs with names and presence, the all-or-none groups, the attributes,
+//! the version it exists since); everything below and the kernels read it.
 //! `parse` turns a node into an [`AconNode`]: the kind, the operands with
 //! whatever is known of their shapes and constant values, and the element
 //! type. Every rule of the spec's "What counts as invalid" is checked here,
@@ -11,10 +15,12 @@
 
 mod classify;
 mod parse;
+mod signature;
 mod version;
 
 pub use classify::{LocalFunctions, NodeClass, classify};
 pub use parse::parse;
+pub use signature::{Attribute, Given, Group, Input, InputProblem, Presence, Signature};
 pub use version::{KNOWN_VERSIONS, check_acon_imports};
 
 use crate::model::facts::{Dim, Facts};
@@ -38,13 +44,8 @@ impl AconKind {
         AconKind::ALL.into_iter().find(|k| k.op_type() == op_type)
     }
 
-    pub fn op_type(self) -> &'static str {
-        match self {
-            AconKind::A => "AconA",
-            AconKind::B => "AconB",
-            AconKind::C => "AconC",
-            AconKind::MetaC => "MetaAconC",
-        }
+    pub const fn op_type(self) -> &'static str {
+        self.signature().op_type
     }
 }
 

@@ -1,30 +1,16 @@
 //! Checking one ACON node against the spec and collecting its operands.
+//! What the node may take (how many inputs, which are required, the
+//! BatchNorm groups, `epsilon`) is its op's [`Signature`]; this file words
+//! the signature's findings and checks the rest: types, shapes, values.
 
 use crate::error::{NodeError, NodeProblem};
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, shape_string};
 use crate::model::tensor::{FloatType, read_floats, type_name};
-use crate::ops::{AconKind, AconNode, AconOp, BatchNorm, DEFAULT_EPSILON, MetaBranch, Operand};
+use crate::ops::{
+    AconKind, AconNode, AconOp, BatchNorm, InputProblem, MetaBranch, Operand, Signature,
+};
 use crate::proto::{AttributeType, NodeProto};
-
-/// Roles of MetaAconC's inputs, by position.
-const META_ROLES: [&str; 15] = [
-    "X",
-    "p1",
-    "p2",
-    "W1",
-    "B1",
-    "W2",
-    "B2",
-    "bn1_scale",
-    "bn1_bias",
-    "bn1_mean",
-    "bn1_var",
-    "bn2_scale",
-    "bn2_bias",
-    "bn2_mean",
-    "bn2_var",
-];
 
 /// Validates `node` (an op of an ACON domain) and collects its operands.
 pub fn parse(node: &NodeProto, facts: &Facts) -> Result<AconNode, Box<NodeError>> {
@@ -36,34 +22,36 @@ pub fn parse(node: &NodeProto, facts: &Facts) -> Result<AconNode, Box<NodeError>
             problem,
         })
     };
-    let kind =
-        AconKind::from_op_type(node.op_type()).ok_or_else(|| fail(NodeProblem::UnknownOpType))?;
-    Parser { node, facts, kind }.parse().map_err(fail)
+    let kind = AconKind::from_op_type(node.op_type()).ok_or_else(|| {
+        fail(NodeProblem::UnknownOpType {
+            known: AconKind::ALL.map(AconKind::op_type).to_vec(),
+        })
+    })?;
+    Parser {
+        node,
+        facts,
+        kind,
+        sig: kind.signature(),
+    }
+    .parse()
+    .map_err(fail)
 }
 
 struct Parser<'a> {
     node: &'a NodeProto,
     facts: &'a Facts,
     kind: AconKind,
+    sig: &'static Signature,
 }
 
 type Check<T> = Result<T, NodeProblem>;
 
 impl Parser<'_> {
     fn parse(&self) -> Check<AconNode> {
-        let (min, max, expected) = match self.kind {
-            AconKind::A => (1, 2, "1 or 2 (X, beta)"),
-            AconKind::B => (2, 3, "2 or 3 (X, p, beta)"),
-            AconKind::C => (3, 4, "3 or 4 (X, p1, p2, beta)"),
-            AconKind::MetaC => (6, 15, "6 to 15 (X, p1, p2, W1, B1, W2, …)"),
-        };
-        let count = self.node.input.len();
-        if count < min || count > max {
-            return Err(NodeProblem::InputCount {
-                expected,
-                actual: count,
-            });
-        }
+        let inputs = &self.node.input;
+        self.sig
+            .check_count(inputs.len())
+            .map_err(|p| self.input_problem(p))?;
         let output = match self.node.output.as_slice() {
             [out] if !out.is_empty() => out.clone(),
             outs => {
@@ -74,19 +62,21 @@ impl Parser<'_> {
         };
         self.check_attributes()?;
         let dtype = self.element_type()?;
-        let x = self.required(0, "X")?;
+        // Which inputs are given, before any is read.
+        self.sig.check(inputs).map_err(|p| self.input_problem(p))?;
+        let x = self.required("X")?;
         let op = match self.kind {
             AconKind::A => AconOp::A {
-                beta: self.optional(1)?,
+                beta: self.optional("beta")?,
             },
             AconKind::B => AconOp::B {
-                p: self.required(1, "p")?,
-                beta: self.optional(2)?,
+                p: self.required("p")?,
+                beta: self.optional("beta")?,
             },
             AconKind::C => AconOp::C {
-                p1: self.required(1, "p1")?,
-                p2: self.required(2, "p2")?,
-                beta: self.optional(3)?,
+                p1: self.required("p1")?,
+                p2: self.required("p2")?,
+                beta: self.optional("beta")?,
             },
             AconKind::MetaC => self.meta(&x)?,
         };
@@ -99,6 +89,28 @@ impl Parser<'_> {
         };
         self.check_broadcasts(&node)?;
         Ok(node)
+    }
+
+    /// The signature's finding, in the converter's words.
+    fn input_problem(&self, problem: InputProblem) -> NodeProblem {
+        match problem {
+            InputProblem::Count { actual } => NodeProblem::InputCount {
+                expected: self.sig.arity_with_names(),
+                actual,
+            },
+            InputProblem::Missing { index } => NodeProblem::MissingInput {
+                index,
+                role: self.role(index),
+            },
+            InputProblem::PartialGroup { group, given, .. } => NodeProblem::PartialBnGroup {
+                group: group.label,
+                given,
+            },
+        }
+    }
+
+    fn role(&self, index: usize) -> &'static str {
+        self.sig.role(index).unwrap_or("?")
     }
 
     fn operand(&self, index: usize) -> Check<Operand> {
@@ -126,14 +138,20 @@ impl Parser<'_> {
         self.node.input.get(index).is_some_and(|n| !n.is_empty())
     }
 
-    fn required(&self, index: usize, role: &'static str) -> Check<Operand> {
+    /// The input called `role`, which the signature requires.
+    fn required(&self, role: &str) -> Check<Operand> {
+        let index = self.sig.index(role);
         if !self.is_given(index) {
-            return Err(NodeProblem::MissingInput { index, role });
+            return Err(NodeProblem::MissingInput {
+                index,
+                role: self.role(index),
+            });
         }
         self.operand(index)
     }
 
-    fn optional(&self, index: usize) -> Check<Option<Operand>> {
+    fn optional(&self, role: &str) -> Check<Option<Operand>> {
+        let index = self.sig.index(role);
         if self.is_given(index) {
             self.operand(index).map(Some)
         } else {
@@ -144,45 +162,54 @@ impl Parser<'_> {
     fn check_attributes(&self) -> Check<()> {
         for attr in &self.node.attribute {
             let name = attr.name();
-            let allowed = self.kind == AconKind::MetaC && name == "epsilon";
-            if !allowed {
+            let Some(spec) = self.sig.attribute(name) else {
+                let takes: Vec<String> = self
+                    .sig
+                    .attributes
+                    .iter()
+                    .map(|a| format!("`{}`", a.name))
+                    .collect();
                 return Err(NodeProblem::Attribute {
                     name: name.to_owned(),
                     problem: format!(
                         "is not an attribute of {} (it takes {})",
-                        self.kind.op_type(),
-                        if self.kind == AconKind::MetaC {
-                            "only `epsilon`"
+                        self.sig.op_type,
+                        if takes.is_empty() {
+                            "none".to_owned()
                         } else {
-                            "none"
+                            format!("only {}", takes.join(", "))
                         }
                     ),
                 });
-            }
+            };
             if attr.r#type() != AttributeType::Float || attr.f.is_none() {
                 return Err(NodeProblem::Attribute {
                     name: name.to_owned(),
                     problem: "must be a float".into(),
                 });
             }
-            let eps = attr.f() as f64;
-            if !(eps.is_finite() && eps >= 0.0) {
+            let value = attr.f() as f64;
+            if !spec.accepts(value) {
                 return Err(NodeProblem::Attribute {
                     name: name.to_owned(),
-                    problem: format!("is {eps}, expected a finite value ≥ 0"),
+                    problem: format!("is {value}, expected a finite value ≥ {}", spec.at_least),
                 });
             }
         }
         Ok(())
     }
 
-    fn epsilon(&self) -> f64 {
+    /// The value of float attribute `name` of the signature, or its default.
+    fn attribute(&self, name: &str) -> f64 {
+        let spec = self
+            .sig
+            .attribute(name)
+            .unwrap_or_else(|| panic!("{} has no attribute `{name}`", self.sig.op_type));
         self.node
             .attribute
             .iter()
-            .find(|a| a.name() == "epsilon")
-            .map(|a| a.f() as f64)
-            .unwrap_or(DEFAULT_EPSILON)
+            .find(|a| a.name() == name)
+            .map_or(spec.default, |a| a.f() as f64)
     }
 
     /// All inputs share one float type; returns it.
@@ -229,14 +256,14 @@ impl Parser<'_> {
     }
 
     fn meta(&self, x: &Operand) -> Check<AconOp> {
-        let p1 = self.required(1, "p1")?;
-        let p2 = self.required(2, "p2")?;
-        let w1 = self.required(3, "W1")?;
-        let b1 = self.optional(4)?;
-        let w2 = self.required(5, "W2")?;
-        let b2 = self.optional(6)?;
-        let bn1 = self.bn_group(7, "first")?;
-        let bn2 = self.bn_group(11, "second")?;
+        let p1 = self.required("p1")?;
+        let p2 = self.required("p2")?;
+        let w1 = self.required("W1")?;
+        let b1 = self.optional("B1")?;
+        let w2 = self.required("W2")?;
+        let b2 = self.optional("B2")?;
+        let bn1 = self.batch_norm("bn1")?;
+        let bn2 = self.batch_norm("bn2")?;
 
         let x_rank = x.shape.as_ref().map(Vec::len);
         if let Some(rank) = x_rank
@@ -294,11 +321,11 @@ impl Parser<'_> {
             }
         };
         let (c, r) = (channels.unwrap_or(-1), reduced.unwrap_or(-1));
-        self.expect_conv_weight(&w1, [r, c], spatial_rank, "W1")?;
-        self.expect_conv_weight(&w2, [c, r], spatial_rank, "W2")?;
+        self.expect_conv_weight(&w1, [r, c], spatial_rank)?;
+        self.expect_conv_weight(&w2, [c, r], spatial_rank)?;
         for (bias, len) in [(&b1, r), (&b2, c)] {
             if let Some(bias) = bias {
-                expect_exact(bias, &[len])?;
+                self.expect_exact(bias, &[len])?;
             }
         }
         for (bn, len) in [(&bn1, r), (&bn2, c)] {
@@ -306,7 +333,7 @@ impl Parser<'_> {
                 .iter()
                 .flat_map(|bn| [&bn.scale, &bn.bias, &bn.mean, &bn.var])
             {
-                expect_exact(part, &[len])?;
+                self.expect_exact(part, &[len])?;
             }
         }
         Ok(AconOp::MetaC {
@@ -319,24 +346,25 @@ impl Parser<'_> {
                 b2,
                 bn1,
                 bn2,
-                epsilon: self.epsilon(),
+                epsilon: self.attribute("epsilon"),
                 spatial_rank,
             }),
         })
     }
 
-    fn bn_group(&self, first: usize, group: &'static str) -> Check<Option<BatchNorm>> {
-        let given: Vec<usize> = (first..first + 4).filter(|&i| self.is_given(i)).collect();
-        match given.len() {
-            0 => Ok(None),
-            4 => Ok(Some(BatchNorm {
-                scale: self.operand(first)?,
-                bias: self.operand(first + 1)?,
-                mean: self.operand(first + 2)?,
-                var: self.operand(first + 3)?,
-            })),
-            _ => Err(NodeProblem::PartialBnGroup { group, given }),
+    /// The BatchNorm group called `group` (`bn1`), which the signature has
+    /// found whole or absent.
+    fn batch_norm(&self, group: &str) -> Check<Option<BatchNorm>> {
+        if !self.is_given(self.sig.group_inputs(group).start) {
+            return Ok(None);
         }
+        let part = |name: &str| self.required(&format!("{group}_{name}"));
+        Ok(Some(BatchNorm {
+            scale: part("scale")?,
+            bias: part("bias")?,
+            mean: part("mean")?,
+            var: part("var")?,
+        }))
     }
 
     /// A 1×1 conv weight: `[out, in]` or `[out, in, 1, …, 1]` with k ones.
@@ -345,8 +373,8 @@ impl Parser<'_> {
         w: &Operand,
         [out, inp]: [i64; 2],
         spatial_rank: usize,
-        role: &str,
     ) -> Check<()> {
+        let role = self.role(w.index);
         let Some(dims) = known_dims(w) else {
             return Ok(());
         };
@@ -379,6 +407,29 @@ impl Parser<'_> {
             });
         }
         Ok(())
+    }
+
+    /// A shape known in full equals `expected` (`-1`: any size).
+    fn expect_exact(&self, op: &Operand, expected: &[i64]) -> Check<()> {
+        let Some(dims) = known_dims(op) else {
+            return Ok(());
+        };
+        let fits = dims.len() == expected.len()
+            && dims.iter().zip(expected).all(|(&d, &e)| e < 0 || d == e);
+        if fits {
+            Ok(())
+        } else {
+            let wanted: Vec<String> = expected
+                .iter()
+                .map(|&e| if e < 0 { "?".into() } else { e.to_string() })
+                .collect();
+            Err(NodeProblem::Input {
+                index: op.index,
+                name: op.name.clone(),
+                found: format!("has shape {dims:?}"),
+                expected: format!("[{}] ({})", wanted.join(", "), self.role(op.index)),
+            })
+        }
     }
 
     /// Every parameter broadcasts to X; with X's shape unknown, to each other.
@@ -471,28 +522,6 @@ fn known_dims(op: &Operand) -> Option<Vec<i64>> {
             _ => None,
         })
         .collect()
-}
-
-fn expect_exact(op: &Operand, expected: &[i64]) -> Check<()> {
-    let Some(dims) = known_dims(op) else {
-        return Ok(());
-    };
-    let fits =
-        dims.len() == expected.len() && dims.iter().zip(expected).all(|(&d, &e)| e < 0 || d == e);
-    if fits {
-        Ok(())
-    } else {
-        let wanted: Vec<String> = expected
-            .iter()
-            .map(|&e| if e < 0 { "?".into() } else { e.to_string() })
-            .collect();
-        Err(NodeProblem::Input {
-            index: op.index,
-            name: op.name.clone(),
-            found: format!("has shape {dims:?}"),
-            expected: format!("[{}] ({})", wanted.join(", "), META_ROLES[op.index]),
-        })
-    }
 }
 
 /// Unidirectional broadcast of `p` to `x`: the result keeps x's shape.

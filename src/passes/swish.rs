@@ -50,8 +50,9 @@ impl Pass for SwishAsAcon {
             == NodeClass::Function
         {
             return Err(Error::Unsupported(format!(
-                "the model defines a function `{DEFAULT_ACON_DOMAIN}::AconA`, so its Swish \
-                 nodes cannot be written as that op"
+                "the model defines a function `{DEFAULT_ACON_DOMAIN}::{}`, so its Swish \
+                 nodes cannot be written as that op",
+                AconKind::A.op_type()
             )));
         }
         let mut names = NameTable::for_model(model);

@@ -28,6 +28,7 @@ use crate::model::build::tensor_value_info;
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::FloatType;
+use crate::ops::AconKind;
 use crate::passes::ConvertOptions;
 use crate::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 
@@ -617,8 +618,14 @@ fn x_rank_and_channels(
         .filter(|n| !n.is_empty())
         .filter_map(|n| ix.constant(n).map(|c| c.tensor.dims))
         .collect();
-    if node.op_type() == "MetaAconC"
-        && let Some(w1) = params.get(2).filter(|d| d.len() >= 2)
+    let meta = AconKind::MetaC.signature();
+    let w1 = node
+        .input
+        .get(meta.index("W1"))
+        .filter(|n| !n.is_empty())
+        .and_then(|n| ix.constant(n).map(|c| c.tensor.dims));
+    if AconKind::from_op_type(node.op_type()) == Some(AconKind::MetaC)
+        && let Some(w1) = w1.filter(|d| d.len() >= 2)
     {
         if w1.len() > 2 {
             rank = rank.or(Some(w1.len()));

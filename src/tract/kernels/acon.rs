@@ -11,49 +11,51 @@ use super::broadcast::{Operand, broadcast_map};
 use super::fused::{Sweep, channel_values, fused_sweeps};
 use super::numbers::{Elem, Real, clear_vector_state, common_float_type};
 use super::reference::{acon_a, acon_b, acon_c};
-
-/// Which element-wise formula.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Form {
-    /// `Y = X · σ(beta · X)`
-    A,
-    /// `Y = (1 − p) X · σ(beta (1 − p) X) + p X`
-    B,
-    /// `Y = (p1 − p2) X · σ(beta (p1 − p2) X) + p2 X`
-    C,
-}
-
-impl Form {
-    pub(super) fn params(self) -> usize {
-        match self {
-            Form::A => 0,
-            Form::B => 1,
-            Form::C => 2,
-        }
-    }
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Form::A => "AconA",
-            Form::B => "AconB",
-            Form::C => "AconC",
-        }
-    }
-}
+use crate::ops::AconKind;
 
 /// AconA, AconB or AconC in one pass. Inputs: `X`, the parameters of the
-/// form, then `beta` when `has_beta` (absent means 1).
+/// op, then `beta` when `has_beta` (absent means 1). MetaAconC has its own
+/// kernel; [`AconKernel::new`] refuses it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AconKernel {
-    pub form: Form,
-    pub has_beta: bool,
+    kind: AconKind,
+    has_beta: bool,
     /// Whether the fused path may be taken (`Mode::Fused`).
-    pub fused: bool,
+    fused: bool,
 }
 
 impl AconKernel {
+    /// The kernel of the element-wise op `kind`; `fused` lets it take the
+    /// fused path.
+    pub fn new(kind: AconKind, has_beta: bool, fused: bool) -> TractResult<AconKernel> {
+        ensure!(
+            kind != AconKind::MetaC,
+            "{} is not element-wise: it runs on MetaAconKernel",
+            kind.op_type()
+        );
+        Ok(AconKernel {
+            kind,
+            has_beta,
+            fused,
+        })
+    }
+
+    pub fn kind(&self) -> AconKind {
+        self.kind
+    }
+
+    /// How many parameters follow X: the signature's required inputs after
+    /// it (beta, the last input, is optional).
+    pub(super) fn params(&self) -> usize {
+        self.kind.signature().min_inputs() - 1
+    }
+
     pub(super) fn arity(&self) -> usize {
-        1 + self.form.params() + self.has_beta as usize
+        1 + self.params() + self.has_beta as usize
+    }
+
+    fn op_type(&self) -> &'static str {
+        self.kind.op_type()
     }
 
     fn eval_t<T: Elem>(&self, inputs: &[TValue], out: &[usize]) -> TractResult<Tensor> {
@@ -71,28 +73,30 @@ impl AconKernel {
                 })
             })
             .collect::<TractResult<_>>()?;
-        let data = match (self.form, self.has_beta, ops.as_slice()) {
-            (Form::A, false, [x]) => broadcast_map([*x], out, |[x]| acon_a(x, T::C::ONE)),
-            (Form::A, true, [x, beta]) => {
+        let data = match (self.kind, self.has_beta, ops.as_slice()) {
+            (AconKind::A, false, [x]) => broadcast_map([*x], out, |[x]| acon_a(x, T::C::ONE)),
+            (AconKind::A, true, [x, beta]) => {
                 broadcast_map([*x, *beta], out, |[x, beta]| acon_a(x, beta))
             }
-            (Form::B, false, [x, p]) => {
+            (AconKind::B, false, [x, p]) => {
                 broadcast_map([*x, *p], out, |[x, p]| acon_b(x, p, T::C::ONE))
             }
-            (Form::B, true, [x, p, beta]) => {
+            (AconKind::B, true, [x, p, beta]) => {
                 broadcast_map([*x, *p, *beta], out, |[x, p, beta]| acon_b(x, p, beta))
             }
-            (Form::C, false, [x, p1, p2]) => broadcast_map([*x, *p1, *p2], out, |[x, p1, p2]| {
-                acon_c(x, p1, p2, T::C::ONE)
-            }),
-            (Form::C, true, [x, p1, p2, beta]) => {
+            (AconKind::C, false, [x, p1, p2]) => {
+                broadcast_map([*x, *p1, *p2], out, |[x, p1, p2]| {
+                    acon_c(x, p1, p2, T::C::ONE)
+                })
+            }
+            (AconKind::C, true, [x, p1, p2, beta]) => {
                 broadcast_map([*x, *p1, *p2, *beta], out, |[x, p1, p2, beta]| {
                     acon_c(x, p1, p2, beta)
                 })
             }
             _ => bail!(
                 "{} expects {} inputs, got {}",
-                self.form.name(),
+                self.op_type(),
                 self.arity(),
                 inputs.len()
             ),
@@ -102,7 +106,7 @@ impl AconKernel {
 }
 
 impl AconKernel {
-    /// The fused path: the form's parameters per channel, as the arrangement
+    /// The fused path: the op's parameters per channel, as the arrangement
     /// `x·(P·σ(a·x) + p2)` takes them (see [`fused_sweeps`]):
     ///
     /// ```text
@@ -129,16 +133,20 @@ impl AconKernel {
         }
         let c = x_shape[1];
         let beta = |ch: usize| match self.has_beta {
-            true => per_channel[self.form.params()][ch],
+            true => per_channel[self.params()][ch],
             false => 1.0,
+        };
+        // (P, p2) of channel `ch`.
+        let scale_offset: fn(&[Vec<f32>], usize) -> (f32, f32) = match self.kind {
+            AconKind::A => |_, _| (1.0, 0.0),
+            AconKind::B => |p, ch| (1.0 - p[0][ch], p[0][ch]),
+            AconKind::C => |p, ch| (p[0][ch] - p[1][ch], p[1][ch]),
+            // Refused by `new`; the reference path reports it.
+            AconKind::MetaC => return Ok(None),
         };
         let channels: Vec<Sweep> = (0..c)
             .map(|ch| {
-                let (scale, p2) = match self.form {
-                    Form::A => (1.0, 0.0),
-                    Form::B => (1.0 - per_channel[0][ch], per_channel[0][ch]),
-                    Form::C => (per_channel[0][ch] - per_channel[1][ch], per_channel[1][ch]),
-                };
+                let (scale, p2) = scale_offset(&per_channel, ch);
                 Sweep {
                     a: beta(ch) * scale,
                     scale,
@@ -154,7 +162,7 @@ impl AconKernel {
 
 impl Op for AconKernel {
     fn name(&self) -> StaticName {
-        self.form.name().into()
+        self.op_type().into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
@@ -175,11 +183,11 @@ impl EvalOp for AconKernel {
         ensure!(
             inputs.len() == self.arity(),
             "{} expects {} inputs, got {}",
-            self.form.name(),
+            self.op_type(),
             self.arity(),
             inputs.len()
         );
-        let dt = common_float_type(inputs.iter().map(|t| t.datum_type()), self.form.name())?;
+        let dt = common_float_type(inputs.iter().map(|t| t.datum_type()), self.op_type())?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = multi_broadcast(&shapes)?;
         let y = match dt {
@@ -189,7 +197,7 @@ impl EvalOp for AconKernel {
                 None => self.eval_t::<f32>(&inputs, &out)?,
             },
             DatumType::F64 => self.eval_t::<f64>(&inputs, &out)?,
-            other => bail!("{}: unsupported type {other:?}", self.form.name()),
+            other => bail!("{}: unsupported type {other:?}", self.op_type()),
         };
         Ok(tvec!(y.into_tvalue()))
     }
@@ -200,11 +208,11 @@ impl TypedOp for AconKernel {
         ensure!(
             inputs.len() == self.arity(),
             "{} expects {} inputs, got {}",
-            self.form.name(),
+            self.op_type(),
             self.arity(),
             inputs.len()
         );
-        let dt = common_float_type(inputs.iter().map(|f| f.datum_type), self.form.name())?;
+        let dt = common_float_type(inputs.iter().map(|f| f.datum_type), self.op_type())?;
         let shapes: Vec<&[TDim]> = inputs.iter().map(|f| &*f.shape).collect();
         Ok(tvec!(dt.fact(multi_broadcast(&shapes)?)))
     }
@@ -218,7 +226,7 @@ pub(super) struct AconExpansion(pub(super) AconKernel);
 
 impl Expansion for AconExpansion {
     fn name(&self) -> StaticName {
-        self.0.form.name().into()
+        self.0.op_type().into()
     }
 
     fn rules<'r, 'p: 'r, 's: 'r>(
@@ -275,11 +283,7 @@ mod tests {
         let p1 = model.add_const("p1", tensor3(&[[[0.5f32], [2.0]]]))?;
         let p2 = model.add_const("p2", tensor1(&[0.25f32]))?;
         let beta = model.add_const("beta", tensor0(1.5f32))?;
-        let kernel = AconKernel {
-            form: Form::C,
-            has_beta: true,
-            fused: false,
-        };
+        let kernel = AconKernel::new(AconKind::C, true, false)?;
         let y = model.wire_node("acon", kernel, &[x, p1, p2, beta])?;
         assert_eq!(model.outlet_fact(y[0])?.shape.to_tvec(), shape);
         model.select_output_outlets(&y)?;
@@ -294,6 +298,20 @@ mod tests {
             assert!((y as f64 - want).abs() < 1e-6, "{i}: {y} vs {want}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn meta_acon_c_never_reaches_the_element_wise_kernel() {
+        let err = AconKernel::new(AconKind::MetaC, true, false).unwrap_err();
+        assert!(
+            err.to_string().contains("MetaAconC is not element-wise"),
+            "{err}"
+        );
+        let kernel = AconKernel::new(AconKind::C, false, false).unwrap();
+        assert_eq!(
+            (kernel.kind(), kernel.params(), kernel.arity()),
+            (AconKind::C, 2, 3)
+        );
     }
 
     /// AconA/B/C on the fused path against the reference, with X of rank 2
@@ -321,14 +339,14 @@ mod tests {
                 t.into_shape(&shape).unwrap()
             };
             let scalar = |v: f32| Tensor::from_shape(&[1], &[v]).unwrap();
-            let cases: Vec<(Form, Vec<Tensor>)> = vec![
-                (Form::A, vec![]),
-                (Form::A, vec![shaped(per_channel(c, 0.5))]),
-                (Form::B, vec![shaped(per_channel(c, -0.4))]),
-                (Form::B, vec![shaped(per_channel(c, 0.2)), scalar(1.7)]),
-                (Form::C, vec![shaped(per_channel(c, 1.1)), scalar(0.25)]),
+            let cases: Vec<(AconKind, Vec<Tensor>)> = vec![
+                (AconKind::A, vec![]),
+                (AconKind::A, vec![shaped(per_channel(c, 0.5))]),
+                (AconKind::B, vec![shaped(per_channel(c, -0.4))]),
+                (AconKind::B, vec![shaped(per_channel(c, 0.2)), scalar(1.7)]),
+                (AconKind::C, vec![shaped(per_channel(c, 1.1)), scalar(0.25)]),
                 (
-                    Form::C,
+                    AconKind::C,
                     vec![
                         shaped(per_channel(c, 1.1)),
                         shaped(per_channel(c, -0.6)),
@@ -336,23 +354,19 @@ mod tests {
                     ],
                 ),
             ];
-            for (form, params) in cases {
-                let has_beta = params.len() > form.params();
+            for (kind, params) in cases {
+                let has_beta = params.len() + 1 > kind.signature().min_inputs();
                 let inputs = || -> TractResult<TVec<TValue>> {
                     let mut v = tvec![Tensor::from_shape(&x_shape, &x)?.into_tvalue()];
                     v.extend(params.iter().map(|t| t.clone().into_tvalue()));
                     Ok(v)
                 };
-                let kernel = |fused| AconKernel {
-                    form,
-                    has_beta,
-                    fused,
-                };
+                let kernel = |fused| AconKernel::new(kind, has_beta, fused).unwrap();
                 let out = x_shape.clone();
                 assert!(kernel(true).fused_f32(&inputs()?, &out)?.is_some());
                 let reference = kernel(false).eval(&EvalContext::out_of_plan(), inputs()?)?;
                 let fused = kernel(true).eval(&EvalContext::out_of_plan(), inputs()?)?;
-                let what = format!("{form:?} X {x_shape:?}, beta {has_beta}");
+                let what = format!("{kind:?} X {x_shape:?}, beta {has_beta}");
                 assert_close(&reference[0], &fused[0], &what)?;
             }
         }
@@ -361,11 +375,7 @@ mod tests {
         // that broadcasts X to a larger shape, and the reference path itself.
         let x = Tensor::from_shape(&[1, 2, 2, 2], &[1.0f32; 8])?.into_tvalue();
         let along_h = Tensor::from_shape(&[1, 1, 2, 1], &[0.5f32, 0.7])?.into_tvalue();
-        let kernel = |fused| AconKernel {
-            form: Form::B,
-            has_beta: false,
-            fused,
-        };
+        let kernel = |fused| AconKernel::new(AconKind::B, false, fused).unwrap();
         let inputs = tvec![x.clone(), along_h];
         assert!(kernel(true).fused_f32(&inputs, &[1, 2, 2, 2])?.is_none());
         let wider = Tensor::from_shape(&[3, 1, 1, 1], &[0.5f32, 0.7, 0.9])?.into_tvalue();

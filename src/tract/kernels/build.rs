@@ -1,15 +1,16 @@
 //! From an ONNX node to a kernel: each builder checks the node's inputs and
-//! attributes (how many, which are given, the BatchNorm groups, `epsilon`)
-//! and wraps the kernel in its tract `Expansion`.
+//! attributes against its op's signature (how many, which are given, the
+//! BatchNorm groups, `epsilon`: the same `Signature::check` as
+//! `ops::parse`) and wraps the kernel in its tract `Expansion`.
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::Mode;
-use super::acon::{AconExpansion, AconKernel, Form};
+use super::acon::{AconExpansion, AconKernel};
 use super::meta_acon::{MetaAconExpansion, MetaAconKernel};
-use crate::ops::DEFAULT_EPSILON;
+use crate::ops::{AconKind, Given, InputProblem};
 
 type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
@@ -36,96 +37,90 @@ impl Marker for Working {
 }
 
 pub(super) fn acon_a<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::A, node, M::MODE)
+    build_eltwise(AconKind::A, node, M::MODE)
 }
 
 pub(super) fn acon_b<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::B, node, M::MODE)
+    build_eltwise(AconKind::B, node, M::MODE)
 }
 
 pub(super) fn acon_c<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
-    build_eltwise(Form::C, node, M::MODE)
+    build_eltwise(AconKind::C, node, M::MODE)
 }
 
-fn given(node: &NodeProto, index: usize) -> bool {
-    node.input.get(index).is_some_and(|n| !n.is_empty())
+/// `node`'s inputs and attribute names against `kind`'s signature (the
+/// check `ops::parse` makes too), in tract's words.
+fn check(kind: AconKind, node: &NodeProto) -> TractResult<Given> {
+    let sig = kind.signature();
+    let given = sig.check(&node.input).map_err(|problem| match problem {
+        InputProblem::Count { actual } => format_err!(
+            "node `{}`: {} takes {} inputs, got {actual}",
+            node.name,
+            sig.op_type,
+            sig.arity()
+        ),
+        InputProblem::Missing { index } => format_err!(
+            "node `{}`: {} input {index} `{}` is required but missing",
+            node.name,
+            sig.op_type,
+            sig.role(index).unwrap_or("?")
+        ),
+        InputProblem::PartialGroup { group, inputs, .. } => format_err!(
+            "node `{}`: the {} BatchNorm group (inputs {} to {}) is partial",
+            node.name,
+            group.label,
+            inputs.start,
+            inputs.end - 1
+        ),
+    })?;
+    for attr in &node.attribute {
+        ensure!(
+            sig.attribute(&attr.name).is_some(),
+            "node `{}`: {} takes {}",
+            node.name,
+            sig.op_type,
+            match sig.attributes {
+                [] => "no attributes".to_owned(),
+                takes => format!(
+                    "no attribute `{}` (only {})",
+                    attr.name,
+                    takes
+                        .iter()
+                        .map(|a| format!("`{}`", a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        );
+    }
+    Ok(given)
 }
 
 /// AconA/B/C compute element by element in the arithmetic type on every
 /// path; [`Mode::Working`] takes the fused one, whose σ is tract's.
-fn build_eltwise(form: Form, node: &NodeProto, mode: Mode) -> Built {
-    let params = form.params();
-    ensure!(
-        node.input.len() <= params + 2,
-        "node `{}`: {} takes at most {} inputs, got {}",
-        node.name,
-        form.name(),
-        params + 2,
-        node.input.len()
-    );
-    for index in 0..=params {
-        ensure!(
-            given(node, index),
-            "node `{}`: input {index} of {} is required but missing",
-            node.name,
-            form.name()
-        );
-    }
-    ensure!(
-        node.attribute.is_empty(),
-        "node `{}`: {} takes no attributes",
-        node.name,
-        form.name()
-    );
-    let has_beta = given(node, params + 1);
-    let kernel = AconKernel {
-        form,
-        has_beta,
-        fused: mode != Mode::Reference,
-    };
+fn build_eltwise(kind: AconKind, node: &NodeProto, mode: Mode) -> Built {
+    let given = check(kind, node)?;
+    let has_beta = given.has(kind.signature().index("beta"));
+    let kernel = AconKernel::new(kind, has_beta, mode != Mode::Reference)?;
     Ok((expand(AconExpansion(kernel)), vec![]))
 }
 
 pub(super) fn meta_acon_c<M: Marker>(_: &ParsingContext, node: &NodeProto) -> Built {
-    ensure!(
-        (6..=15).contains(&node.input.len()),
-        "node `{}`: MetaAconC takes 6 to 15 inputs, got {}",
-        node.name,
-        node.input.len()
-    );
-    for (index, role) in [(0, "X"), (1, "p1"), (2, "p2"), (3, "W1"), (5, "W2")] {
-        ensure!(
-            given(node, index),
-            "node `{}`: MetaAconC input {index} `{role}` is required but missing",
-            node.name
-        );
-    }
-    let group = |first: usize, name: &str| -> TractResult<bool> {
-        let count = (first..first + 4).filter(|&i| given(node, i)).count();
-        ensure!(
-            count == 0 || count == 4,
-            "node `{}`: the {name} BatchNorm group (inputs {first} to {}) is partial",
-            node.name,
-            first + 3
-        );
-        Ok(count == 4)
+    let kind = AconKind::MetaC;
+    let given = check(kind, node)?;
+    let Some(spec) = kind.signature().attribute("epsilon") else {
+        bail!("{} has no epsilon", kind.op_type());
     };
     let epsilon = node
-        .get_attr_opt::<f32>("epsilon")?
+        .get_attr_opt::<f32>(spec.name)?
         .map(f64::from)
-        .unwrap_or(DEFAULT_EPSILON);
+        .unwrap_or(spec.default);
     ensure!(
-        epsilon.is_finite() && epsilon >= 0.0,
-        "node `{}`: epsilon is {epsilon}, expected a finite value ≥ 0",
-        node.name
+        spec.accepts(epsilon),
+        "node `{}`: epsilon is {epsilon}, expected a finite value ≥ {}",
+        node.name,
+        spec.at_least
     );
-    let kernel = MetaAconKernel {
-        has_b1: given(node, 4),
-        has_b2: given(node, 6),
-        has_bn1: group(7, "first")?,
-        has_bn2: group(11, "second")?,
-        epsilon,
-        mode: M::MODE,
-    };
+    let kernel = MetaAconKernel::new(given, epsilon, M::MODE)?;
     Ok((expand(MetaAconExpansion(kernel)), vec![]))
 }

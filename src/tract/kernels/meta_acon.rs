@@ -13,6 +13,10 @@ use super::broadcast::{Operand, broadcast_map};
 use super::fused::{Sweep, channel_values, fused_sweeps};
 use super::numbers::{Elem, Real, as_f64, clear_vector_state, common_float_type};
 use super::reference::{acon_c, dot, mean, sigmoid};
+use crate::ops::{AconKind, Given, Signature};
+
+const SIGNATURE: &Signature = AconKind::MetaC.signature();
+const OP: &str = SIGNATURE.op_type;
 
 /// MetaAconC in inference mode, as the spec writes it:
 ///
@@ -25,69 +29,75 @@ use super::reference::{acon_c, dot, mean, sigmoid};
 /// BN(z) = scale·(z − mean)/sqrt(var + ε) + bias
 /// ```
 ///
-/// Inputs are the given ones in the spec's order: `X, p1, p2, W1, [B1], W2,
-/// [B2], [bn1 ×4], [bn2 ×4]`. The small branch is computed in `f64`, or,
-/// in [`Mode::Working`], in the arithmetic type at every step.
+/// Inputs are the given ones in the signature's order: `X, p1, p2, W1,
+/// [B1], W2, [B2], [bn1 ×4], [bn2 ×4]`. The small branch is computed in
+/// `f64`, or, in [`Mode::Working`], in the arithmetic type at every step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaAconKernel {
-    pub has_b1: bool,
-    pub has_b2: bool,
-    pub has_bn1: bool,
-    pub has_bn2: bool,
-    pub epsilon: f64,
+    /// Which of the signature's inputs the node gives.
+    given: Given,
+    /// Where each operand sits among them (follows from `given`).
+    slots: MetaSlots,
+    epsilon: f64,
     /// The path, and the precision of the small branch (see [`Mode`]).
-    pub mode: Mode,
+    mode: Mode,
 }
 
 impl Eq for MetaAconKernel {}
 
 impl std::hash::Hash for MetaAconKernel {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (
-            self.has_b1,
-            self.has_b2,
-            self.has_bn1,
-            self.has_bn2,
-            self.mode,
-        )
-            .hash(state);
+        (self.given, self.mode).hash(state);
         self.epsilon.to_bits().hash(state);
     }
 }
 
 /// Positions of MetaAconC's operands among the given inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct MetaSlots {
     w1: usize,
     b1: Option<usize>,
     w2: usize,
     b2: Option<usize>,
-    bn1: Option<usize>,
-    bn2: Option<usize>,
+    /// The first slot of each BatchNorm group, and its first position in
+    /// the signature.
+    bn1: Option<(usize, usize)>,
+    bn2: Option<(usize, usize)>,
     count: usize,
 }
 
 impl MetaAconKernel {
-    fn slots(&self) -> MetaSlots {
-        let mut next = 4;
-        let mut take = |present: bool, width: usize| {
-            present.then(|| {
-                next += width;
-                next - width
-            })
+    /// The kernel of a MetaAconC node whose inputs `given` are (as its
+    /// signature's check found them).
+    pub fn new(given: Given, epsilon: f64, mode: Mode) -> TractResult<MetaAconKernel> {
+        ensure!(
+            given.kind() == AconKind::MetaC,
+            "{} inputs given to the {OP} kernel",
+            given.kind().op_type()
+        );
+        Ok(MetaAconKernel {
+            given,
+            slots: MetaAconKernel::slots_of(given),
+            epsilon,
+            mode,
+        })
+    }
+
+    fn slots_of(given: Given) -> MetaSlots {
+        let slot = |name| given.slot(SIGNATURE.index(name));
+        let optional = |index: usize| given.has(index).then(|| given.slot(index));
+        let group = |name| {
+            let first = SIGNATURE.group_inputs(name).start;
+            optional(first).map(|slot| (slot, first))
         };
-        let b1 = take(self.has_b1, 1);
-        let w2 = take(true, 1).unwrap_or_default();
-        let b2 = take(self.has_b2, 1);
-        let bn1 = take(self.has_bn1, 4);
-        let bn2 = take(self.has_bn2, 4);
         MetaSlots {
-            w1: 3,
-            b1,
-            w2,
-            b2,
-            bn1,
-            bn2,
-            count: next,
+            w1: slot("W1"),
+            b1: optional(SIGNATURE.index("B1")),
+            w2: slot("W2"),
+            b2: optional(SIGNATURE.index("B2")),
+            bn1: group("bn1"),
+            bn2: group("bn2"),
+            count: given.count(),
         }
     }
 
@@ -107,11 +117,11 @@ impl MetaAconKernel {
     /// `g = BN2(W2·BN1(W1·mean(X) + B1) + B2)`, shape `[N, C]`, every step
     /// rounded to `A`.
     fn gate_logits<T: Elem, A: Real>(&self, inputs: &[TValue], x: &[T]) -> TractResult<Vec<A>> {
-        let slots = self.slots();
+        let slots = self.slots;
         let x_shape = inputs[0].shape();
         ensure!(
             x_shape.len() >= 3,
-            "MetaAconC: X has shape {x_shape:?}, expected rank 3 or more [N, C, D1, …]"
+            "{OP}: X has shape {x_shape:?}, expected rank 3 or more [N, C, D1, …]"
         );
         let (n, c) = (x_shape[0], x_shape[1]);
         let spatial: usize = x_shape[2..].iter().product();
@@ -123,7 +133,7 @@ impl MetaAconKernel {
                 s.len() >= 2 && s[0] == rows && s[1] == cols && s[2..].iter().all(|&d| d == 1);
             ensure!(
                 fits,
-                "MetaAconC: {role} has shape {s:?}, expected [{rows}, {cols}] or [{rows}, {cols}, 1, …]"
+                "{OP}: {role} has shape {s:?}, expected [{rows}, {cols}] or [{rows}, {cols}, 1, …]"
             );
             Ok(())
         };
@@ -133,7 +143,7 @@ impl MetaAconKernel {
             let t = &inputs[slot];
             ensure!(
                 t.len() == len && t.rank() == 1,
-                "MetaAconC: {role} has shape {:?}, expected [{len}]",
+                "{OP}: {role} has shape {:?}, expected [{len}]",
                 t.shape()
             );
             Ok(as_f64(t)?.into_iter().map(A::of).collect())
@@ -146,21 +156,17 @@ impl MetaAconKernel {
         let w2 = w2_view.as_slice::<T>()?;
         let b1 = slots.b1.map(|s| vector(s, r, "B1")).transpose()?;
         let b2 = slots.b2.map(|s| vector(s, c, "B2")).transpose()?;
-        let bn =
-            |first: Option<usize>, len: usize, name: &str| -> TractResult<Option<[Vec<A>; 4]>> {
-                first
-                    .map(|f| {
-                        Ok([
-                            vector(f, len, &format!("{name}_scale"))?,
-                            vector(f + 1, len, &format!("{name}_bias"))?,
-                            vector(f + 2, len, &format!("{name}_mean"))?,
-                            vector(f + 3, len, &format!("{name}_var"))?,
-                        ])
-                    })
-                    .transpose()
-            };
-        let bn1 = bn(slots.bn1, r, "bn1")?;
-        let bn2 = bn(slots.bn2, c, "bn2")?;
+        // scale, bias, mean, var: the group's members in the signature's order.
+        let bn = |group: Option<(usize, usize)>, len: usize| -> TractResult<Option<[Vec<A>; 4]>> {
+            group
+                .map(|(slot, first)| {
+                    let part = |k: usize| vector(slot + k, len, SIGNATURE.inputs[first + k].name);
+                    Ok([part(0)?, part(1)?, part(2)?, part(3)?])
+                })
+                .transpose()
+        };
+        let bn1 = bn(slots.bn1, r)?;
+        let bn2 = bn(slots.bn2, c)?;
         let eps = A::of(self.epsilon);
         let batch_norm = |z: A, i: usize, p: &[Vec<A>; 4]| {
             let [scale, bias, mean, var] = p;
@@ -265,13 +271,18 @@ impl MetaAconKernel {
 
 impl Op for MetaAconKernel {
     fn name(&self) -> StaticName {
-        "MetaAconC".into()
+        OP.into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
+        let slots = self.slots;
         Ok(vec![format!(
             "native ACON kernel, B1 {}, B2 {}, BN1 {}, BN2 {}, epsilon {}",
-            self.has_b1, self.has_b2, self.has_bn1, self.has_bn2, self.epsilon
+            slots.b1.is_some(),
+            slots.b2.is_some(),
+            slots.bn1.is_some(),
+            slots.bn2.is_some(),
+            self.epsilon
         )])
     }
 
@@ -283,18 +294,18 @@ impl EvalOp for MetaAconKernel {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         clear_vector_state();
-        let count = self.slots().count;
+        let count = self.slots.count;
         ensure!(
             inputs.len() == count,
-            "MetaAconC expects {count} inputs, got {}",
+            "{OP} expects {count} inputs, got {}",
             inputs.len()
         );
-        let dt = common_float_type(inputs.iter().map(|t| t.datum_type()), "MetaAconC")?;
+        let dt = common_float_type(inputs.iter().map(|t| t.datum_type()), OP)?;
         let shapes: Vec<&[usize]> = inputs[..3].iter().map(|t| t.shape()).collect();
         let out = multi_broadcast(&shapes)?;
         ensure!(
             out.as_slice() == inputs[0].shape(),
-            "MetaAconC: p1 {:?} and p2 {:?} must broadcast to X {:?}",
+            "{OP}: p1 {:?} and p2 {:?} must broadcast to X {:?}",
             inputs[1].shape(),
             inputs[2].shape(),
             inputs[0].shape()
@@ -306,7 +317,7 @@ impl EvalOp for MetaAconKernel {
                 None => self.eval_t::<f32>(&inputs, &out)?,
             },
             DatumType::F64 => self.eval_t::<f64>(&inputs, &out)?,
-            other => bail!("MetaAconC: unsupported type {other:?}"),
+            other => bail!("{OP}: unsupported type {other:?}"),
         };
         Ok(tvec!(y.into_tvalue()))
     }
@@ -314,16 +325,16 @@ impl EvalOp for MetaAconKernel {
 
 impl TypedOp for MetaAconKernel {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let count = self.slots().count;
+        let count = self.slots.count;
         ensure!(
             inputs.len() == count,
-            "MetaAconC expects {count} inputs, got {}",
+            "{OP} expects {count} inputs, got {}",
             inputs.len()
         );
-        let dt = common_float_type(inputs.iter().map(|f| f.datum_type), "MetaAconC")?;
+        let dt = common_float_type(inputs.iter().map(|f| f.datum_type), OP)?;
         ensure!(
             inputs[0].rank() >= 3,
-            "MetaAconC: X has rank {}, expected 3 or more [N, C, D1, …]",
+            "{OP}: X has rank {}, expected 3 or more [N, C, D1, …]",
             inputs[0].rank()
         );
         let shapes: Vec<&[TDim]> = inputs[..3].iter().map(|f| &*f.shape).collect();
@@ -338,7 +349,7 @@ pub(super) struct MetaAconExpansion(pub(super) MetaAconKernel);
 
 impl Expansion for MetaAconExpansion {
     fn name(&self) -> StaticName {
-        "MetaAconC".into()
+        OP.into()
     }
 
     fn rules<'r, 'p: 'r, 's: 'r>(
@@ -347,7 +358,7 @@ impl Expansion for MetaAconExpansion {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, self.0.slots().count)?;
+        check_input_arity(inputs, self.0.slots.count)?;
         check_output_arity(outputs, 1)?;
         for input in inputs {
             s.equals(&input.datum_type, &outputs[0].datum_type)?;
@@ -388,6 +399,13 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_takes_only_meta_acon_c_inputs() {
+        let c = AconKind::C.signature().check(&["x", "p1", "p2"]).unwrap();
+        let err = MetaAconKernel::new(c, 1e-5, Mode::Reference).unwrap_err();
+        assert!(err.to_string().contains("AconC inputs given"), "{err}");
+    }
+
+    #[test]
     fn the_fused_path_agrees_with_the_reference() -> TractResult<()> {
         // R = 2, p1 per channel, p2 a scalar; no BN. The spatial sizes give
         // one block for all slices, blocks of two slices with a last one of
@@ -419,14 +437,8 @@ mod tests {
                 Tensor::from_shape(&[c, r, 1, 1], &w2)?.into_tvalue(),
             ])
         };
-        let kernel = |mode| MetaAconKernel {
-            has_b1: false,
-            has_b2: false,
-            has_bn1: false,
-            has_bn2: false,
-            epsilon: 1e-5,
-            mode,
-        };
+        let given = SIGNATURE.check(&["x", "p1", "p2", "w1", "", "w2"]).unwrap();
+        let kernel = |mode| MetaAconKernel::new(given, 1e-5, mode).unwrap();
         assert!(
             kernel(Mode::Fused).fused_f32(&inputs()?)?.is_some(),
             "the fused path applies"
@@ -448,14 +460,11 @@ mod tests {
     #[test]
     fn meta_acon_c_follows_the_spec_with_batch_norm() -> TractResult<()> {
         // N = 1, C = 2, spatial 2, R = 1; both BN groups, epsilon 1e-3.
-        let kernel = MetaAconKernel {
-            has_b1: true,
-            has_b2: false,
-            has_bn1: true,
-            has_bn2: true,
-            epsilon: 1e-3,
-            mode: Mode::Reference,
-        };
+        let names = [
+            "x", "p1", "p2", "w1", "b1", "w2", "", "s1", "b1", "m1", "v1", "s2", "b2", "m2", "v2",
+        ];
+        let given = SIGNATURE.check(&names).unwrap();
+        let kernel = MetaAconKernel::new(given, 1e-3, Mode::Reference)?;
         let x = [1.0f64, 3.0, -2.0, 0.5];
         let (p1, p2) = ([1.5, -0.5], [0.25, 0.75]);
         let (w1, b1, w2) = ([0.3, -0.7], 0.1, [1.2, -0.4]);

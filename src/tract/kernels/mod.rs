@@ -34,7 +34,7 @@ use tract_onnx::model::OnnxOpRegister;
 
 use crate::ops::AconKind;
 
-pub use acon::{AconKernel, Form};
+pub use acon::AconKernel;
 pub use meta_acon::MetaAconKernel;
 pub use numbers::{Elem, Real};
 
@@ -82,4 +82,16 @@ fn register_all<M: build::Marker>(register: &mut OnnxOpRegister) {
     register.insert(op_key(AconKind::B), build::acon_b::<M>);
     register.insert(op_key(AconKind::C), build::acon_c::<M>);
     register.insert(op_key(AconKind::MetaC), build::meta_acon_c::<M>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_keys_are_the_op_types_in_the_acon_namespace() {
+        for kind in AconKind::ALL {
+            assert_eq!(op_key(kind), format!("acon.{}", kind.op_type()));
+        }
+    }
 }
