@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::model::facts::{Dim, value_info_shape};
 use crate::model::opsets::is_default_domain;
-use crate::model::shapes::{Shapes, attr_int, attr_ints, known};
+use crate::model::shapes::{Shapes, int_attr, int_list_attr, known};
 use crate::model::tensor::{FloatType, element_count};
 use crate::ops::{self, AconKind, LocalFunctions};
 use crate::passes::ConvertOptions;
@@ -354,7 +354,7 @@ fn cost(node: &NodeProto, shapes: &Shapes, acon: Option<AconKind>) -> Result<Cos
         "Conv" => Cost::MultiplyAdds(numel(&output()?) * numel(&input(1)?[1..])),
         "Gemm" => {
             let a = input(0)?;
-            let ta = attr_int(node, "transA").unwrap_or(0) != 0;
+            let ta = int_attr(node, "transA").unwrap_or(0) != 0;
             let k = if ta { a[0] } else { a[1] };
             Cost::MultiplyAdds(numel(&output()?) * k as u64)
         }
@@ -364,7 +364,7 @@ fn cost(node: &NodeProto, shapes: &Shapes, acon: Option<AconKind>) -> Result<Cos
             Cost::MultiplyAdds(numel(&output()?) * k as u64)
         }
         "MaxPool" | "AveragePool" | "LpPool" => {
-            let kernel = attr_ints(node, "kernel_shape").ok_or("no kernel_shape")?;
+            let kernel = int_list_attr(node, "kernel_shape").ok_or("no kernel_shape")?;
             let window: u64 = kernel.iter().map(|&k| k.max(0) as u64).product();
             Cost::Pooling(numel(&output()?) * window)
         }

@@ -135,7 +135,7 @@ impl Shapes {
                         show(&w)
                     ));
                 }
-                let kernel = match attr_ints(node, "kernel_shape") {
+                let kernel = match int_list_attr(node, "kernel_shape") {
                     Some(k) => k,
                     None => w[2..]
                         .iter()
@@ -150,8 +150,8 @@ impl Shapes {
                 if a.len() != 2 || b.len() != 2 {
                     return Err("Gemm takes 2-D inputs".into());
                 }
-                let ta = attr_int(node, "transA").unwrap_or(0) != 0;
-                let tb = attr_int(node, "transB").unwrap_or(0) != 0;
+                let ta = int_attr(node, "transA").unwrap_or(0) != 0;
+                let tb = int_attr(node, "transB").unwrap_or(0) != 0;
                 let m = if ta { &a[1] } else { &a[0] };
                 let n = if tb { &b[0] } else { &b[1] };
                 self.set(node, 0, vec![m.clone(), n.clone()]);
@@ -230,7 +230,7 @@ impl Shapes {
             }
             "MaxPool" | "AveragePool" | "LpPool" => {
                 let x = self.input(node, 0)?.clone();
-                let kernel = attr_ints(node, "kernel_shape").ok_or("no kernel_shape")?;
+                let kernel = int_list_attr(node, "kernel_shape").ok_or("no kernel_shape")?;
                 let out = window_output(node, &x, &kernel, None)?;
                 self.set(node, 0, out);
             }
@@ -248,7 +248,7 @@ impl Shapes {
                 let x = self.input(node, 0)?.clone();
                 // Axes are an attribute before opset 18 (13 for ReduceSum), an
                 // input from then on.
-                let axes = match attr_ints(node, "axes") {
+                let axes = match int_list_attr(node, "axes") {
                     Some(a) => a,
                     None => match self.ints_of(node, 1) {
                         Some(a) => a.clone(),
@@ -258,8 +258,8 @@ impl Shapes {
                         None => vec![],
                     },
                 };
-                let keep = attr_int(node, "keepdims").unwrap_or(1) != 0;
-                let noop = attr_int(node, "noop_with_empty_axes").unwrap_or(0) != 0;
+                let keep = int_attr(node, "keepdims").unwrap_or(1) != 0;
+                let noop = int_attr(node, "noop_with_empty_axes").unwrap_or(0) != 0;
                 let axes: Vec<usize> = if axes.is_empty() {
                     if noop { vec![] } else { (0..x.len()).collect() }
                 } else {
@@ -282,7 +282,7 @@ impl Shapes {
                 let a = if x.is_empty() {
                     0
                 } else {
-                    axis(attr_int(node, "axis").unwrap_or(1), x.len() + 1)?
+                    axis(int_attr(node, "axis").unwrap_or(1), x.len() + 1)?
                 };
                 let a = a.min(x.len());
                 self.set(node, 0, vec![product(&x[..a]), product(&x[a..])]);
@@ -293,14 +293,14 @@ impl Shapes {
                     .ints_of(node, 1)
                     .cloned()
                     .ok_or("its target shape is not constant")?;
-                let allow_zero = attr_int(node, "allowzero").unwrap_or(0) != 0;
+                let allow_zero = int_attr(node, "allowzero").unwrap_or(0) != 0;
                 let out = reshape(&x, &target, allow_zero)?;
                 self.copy_ints(node);
                 self.set(node, 0, out);
             }
             "Transpose" => {
                 let x = self.input(node, 0)?.clone();
-                let perm = attr_ints(node, "perm")
+                let perm = int_list_attr(node, "perm")
                     .unwrap_or_else(|| (0..x.len() as i64).rev().collect::<Vec<_>>());
                 let out = perm
                     .iter()
@@ -315,7 +315,7 @@ impl Shapes {
             }
             "Concat" => {
                 let first = self.input(node, 0)?.clone();
-                let a = axis(attr_int(node, "axis").ok_or("no axis")?, first.len())?;
+                let a = axis(int_attr(node, "axis").ok_or("no axis")?, first.len())?;
                 let mut out = first;
                 let mut ints = self.ints_of(node, 0).cloned();
                 for i in 1..node.input.len() {
@@ -342,16 +342,16 @@ impl Shapes {
             }
             "Split" => {
                 let x = self.input(node, 0)?.clone();
-                let a = axis(attr_int(node, "axis").unwrap_or(0), x.len())?;
+                let a = axis(int_attr(node, "axis").unwrap_or(0), x.len())?;
                 let n = node.output.len();
-                let sizes: Vec<Dim> = match attr_ints(node, "split")
+                let sizes: Vec<Dim> = match int_list_attr(node, "split")
                     .filter(|s| !s.is_empty())
                     .or_else(|| self.ints_of(node, 1).cloned())
                 {
                     Some(s) => s.iter().map(|&v| Dim::Known(v.max(0))).collect(),
                     None => {
                         // Equal parts; from opset 18 the last may be smaller.
-                        let parts = attr_int(node, "num_outputs").map_or(n as i64, |v| v);
+                        let parts = int_attr(node, "num_outputs").map_or(n as i64, |v| v);
                         match known(&x[a]) {
                             Some(len) => {
                                 let each = (len + parts.max(1) - 1) / parts.max(1);
@@ -372,7 +372,7 @@ impl Shapes {
             "Squeeze" | "Unsqueeze" => {
                 let x = self.input(node, 0)?.clone();
                 // Axes are an attribute before opset 13, an input from then on.
-                let axes = attr_ints(node, "axes").or_else(|| self.ints_of(node, 1).cloned());
+                let axes = int_list_attr(node, "axes").or_else(|| self.ints_of(node, 1).cloned());
                 let out = if op == "Squeeze" {
                     match axes {
                         Some(axes) => {
@@ -416,8 +416,8 @@ impl Shapes {
                 let x = self.input(node, 0)?.clone();
                 let r = x.len() as i64;
                 let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
-                let start = clamp(attr_int(node, "start").unwrap_or(0)) as usize;
-                let end = clamp(attr_int(node, "end").unwrap_or(r)) as usize;
+                let start = clamp(int_attr(node, "start").unwrap_or(0)) as usize;
+                let end = clamp(int_attr(node, "end").unwrap_or(r)) as usize;
                 let dims = &x[start..end.max(start)];
                 match dims.iter().map(known).collect::<Option<Vec<i64>>>() {
                     Some(values) => self.set_ints(node, values),
@@ -427,7 +427,7 @@ impl Shapes {
             "Gather" => {
                 let x = self.input(node, 0)?.clone();
                 let i = self.input(node, 1)?.clone();
-                let a = axis(attr_int(node, "axis").unwrap_or(0), x.len())?;
+                let a = axis(int_attr(node, "axis").unwrap_or(0), x.len())?;
                 let mut out = x[..a].to_vec();
                 out.extend(i);
                 out.extend_from_slice(&x[a + 1..]);
@@ -498,11 +498,11 @@ pub(crate) fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeP
     node.attribute.iter().find(|a| a.name() == name)
 }
 
-pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
+pub(crate) fn int_list_attr(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
     attr(node, name).map(|a| a.ints.clone())
 }
 
-pub(crate) fn attr_int(node: &NodeProto, name: &str) -> Option<i64> {
+pub(crate) fn int_attr(node: &NodeProto, name: &str) -> Option<i64> {
     attr(node, name).and_then(|a| a.i)
 }
 
@@ -560,14 +560,14 @@ pub(crate) fn window_output(
     if x.len() != k + 2 {
         return Err(format!("input {} does not fit a {k}-d kernel", show(x)));
     }
-    let strides = attr_ints(node, "strides").unwrap_or_else(|| vec![1; k]);
-    let dilations = attr_ints(node, "dilations").unwrap_or_else(|| vec![1; k]);
-    let pads = attr_ints(node, "pads").unwrap_or_else(|| vec![0; 2 * k]);
+    let strides = int_list_attr(node, "strides").unwrap_or_else(|| vec![1; k]);
+    let dilations = int_list_attr(node, "dilations").unwrap_or_else(|| vec![1; k]);
+    let pads = int_list_attr(node, "pads").unwrap_or_else(|| vec![0; 2 * k]);
     let auto_pad = attr(node, "auto_pad")
         .and_then(|a| a.s.as_ref())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .unwrap_or_default();
-    let ceil = attr_int(node, "ceil_mode").unwrap_or(0) != 0;
+    let ceil = int_attr(node, "ceil_mode").unwrap_or(0) != 0;
     if strides.len() != k || dilations.len() != k || pads.len() != 2 * k {
         return Err("strides, dilations or pads do not match the kernel".into());
     }
