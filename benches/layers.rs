@@ -554,7 +554,13 @@ fn op_summary(m: &ModelProto) -> String {
 
 fn load(model: ModelProto, name: &str, kernels: Kernels) -> Result<TractModel> {
     let path = PathBuf::from(format!("{name}.onnx"));
-    TractModel::new(model, &path, "MODEL", kernels, &ConvertOptions::default())
+    Ok(TractModel::new(
+        model,
+        &path,
+        "MODEL",
+        kernels,
+        &ConvertOptions::default(),
+    )?)
 }
 
 fn random_tensor(shape: &[usize], seed: u64) -> Tensor {
@@ -605,7 +611,7 @@ fn interleave(
     let mut runners = models
         .iter()
         .map(|m| Runner::new(m, inputs).map(|r| r.fresh_inputs(fresh_inputs)))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let n = runners.len();
     let mut times = vec![Vec::with_capacity(rounds); n];
     for round in 0..warmup + rounds {

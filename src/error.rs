@@ -79,6 +79,20 @@ pub enum Error {
         bytes: u64,
         limit: u64,
     },
+
+    /// With each external tensor kept where it was
+    /// (`ExternalData::AsLoaded`), the model would pass protobuf's size
+    /// limit: its large embedded tensors must move out too.
+    #[error(
+        "cannot save `{}`: with its external tensors kept where they were, the model would \
+         take {bytes} bytes, past protobuf's limit of {limit} bytes",
+        path.display()
+    )]
+    TooLargeAsLoaded {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl From<NodeError> for Error {

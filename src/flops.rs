@@ -73,7 +73,7 @@ pub struct NamedShape {
 pub struct DimValue {
     pub name: String,
     pub value: usize,
-    /// True when no `--dim` set it and 1 was assumed.
+    /// True when no value was given for it and 1 was assumed.
     pub assumed: bool,
 }
 
@@ -396,6 +396,13 @@ pub fn human(n: u64) -> String {
 impl FlopsReport {
     /// The report's text, indented to follow `inspect`'s.
     pub fn to_text(&self) -> String {
+        self.to_text_with_hint(None)
+    }
+
+    /// [`FlopsReport::to_text`], with `assumed_hint` after "assumed" on the
+    /// line of each dim no value was given for (the command line says there
+    /// which flag sets it).
+    pub fn to_text_with_hint(&self, assumed_hint: Option<&str>) -> String {
         let mut s = String::new();
         let shapes: Vec<String> = self
             .inputs
@@ -404,10 +411,10 @@ impl FlopsReport {
             .collect();
         let _ = writeln!(s, "  FLOPs       at {}", shapes.join(", "));
         for d in &self.dims {
-            let how = if d.assumed {
-                " (assumed; set it with --dim)"
-            } else {
-                ""
+            let how = match (d.assumed, assumed_hint) {
+                (false, _) => String::new(),
+                (true, None) => " (assumed)".to_owned(),
+                (true, Some(hint)) => format!(" (assumed; {hint})"),
             };
             let _ = writeln!(s, "    dim {} = {}{how}", d.name, d.value);
         }

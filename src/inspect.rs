@@ -272,6 +272,13 @@ impl Inspection {
 
     /// The human-readable report.
     pub fn to_text(&self) -> String {
+        self.to_text_with_hint(None)
+    }
+
+    /// [`Inspection::to_text`], with `assumed_hint` on the line of each
+    /// symbolic dim the FLOPs count assumed to be 1
+    /// ([`FlopsReport::to_text_with_hint`]).
+    pub fn to_text_with_hint(&self, assumed_hint: Option<&str>) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "{}", self.file);
         let producer = format!("{} {}", self.producer_name, self.producer_version);
@@ -370,7 +377,7 @@ impl Inspection {
             self.parameters.count, self.parameters.tensors, self.parameters.bytes
         );
         if let Some(f) = &self.flops {
-            s.push_str(&f.to_text());
+            s.push_str(&f.to_text_with_hint(assumed_hint));
         }
         s
     }

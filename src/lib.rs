@@ -22,7 +22,7 @@ use std::path::Path;
 
 pub use error::{Error, NodeError, NodeProblem};
 pub use model::{ExternalData, SaveOptions, Saved, load, save};
-pub use passes::{ConvertOptions, ConvertReport, Pipeline};
+pub use passes::{ConvertOptions, ConvertReport, Pipeline, Warning};
 
 use proto::ModelProto;
 

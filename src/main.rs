@@ -224,20 +224,50 @@ fn explain(err: &anyhow::Error) -> String {
 
 /// What the command line says instead of `cause`, when it knows better.
 fn in_flag_terms(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
-    if let Some(e) = cause.downcast_ref::<acon_onnx::Error>() {
-        return match e {
-            acon_onnx::Error::Exists { .. } => Some(format!("{e} (use --force to replace it)")),
-            acon_onnx::Error::TooLarge { .. } => Some(format!(
-                "{e}; drop --no-external-data to write its tensor data to an external file"
-            )),
-            _ => None,
-        };
+    if let Some(e) = downcast::<acon_onnx::Error>(cause) {
+        return library_in_flag_terms(e);
     }
     #[cfg(feature = "tract")]
-    if let Some(e) = cause.downcast_ref::<acon_onnx::tract::OptionError>() {
-        return Some(tract_cli::in_flag_terms(e));
+    if let Some(e) = downcast::<acon_onnx::tract::Error>(cause) {
+        return tract_cli::in_flag_terms(e);
+    }
+    #[cfg(feature = "tract")]
+    if let Some(e) = downcast::<acon_onnx::tract::OptionError>(cause) {
+        return Some(tract_cli::option_in_flag_terms(e));
     }
     None
+}
+
+/// `cause` as an `E`, also when a variant keeps it boxed.
+fn downcast<'a, E: std::error::Error + 'static>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    cause
+        .downcast_ref::<E>()
+        .or_else(|| cause.downcast_ref::<Box<E>>().map(|b| &**b))
+}
+
+/// A library error in terms of the flags that fix it.
+fn library_in_flag_terms(e: &acon_onnx::Error) -> Option<String> {
+    match e {
+        acon_onnx::Error::Exists { .. } => Some(format!("{e} (use --force to replace it)")),
+        acon_onnx::Error::TooLarge { .. } => Some(format!(
+            "{e}; drop --no-external-data to write its tensor data to an external file"
+        )),
+        acon_onnx::Error::TooLargeAsLoaded { .. } => Some(format!(
+            "{e}; use --external-data to move large embedded tensors out too"
+        )),
+        _ => None,
+    }
+}
+
+/// A warning of the converter in terms of the flags that act on it.
+fn warning_in_flag_terms(w: &acon_onnx::Warning) -> String {
+    match w {
+        acon_onnx::Warning::ForeignAcon { domain, .. } => {
+            format!("{} (add `--acon-domain {domain}` to convert it)", w.what())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -347,7 +377,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         );
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", warning_in_flag_terms(w));
     }
     let by_op: Vec<String> = report
         .rewritten
@@ -459,7 +489,7 @@ fn convert_nnef(args: ConvertArgs, output: &Path, started: Instant) -> Result<Ex
         let report = acon_onnx::tract::nnef::convert_file(&args.input, output, &options)
             .with_context(|| format!("convert `{}` to NNEF", args.input.display()))?;
         for w in &report.convert.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", warning_in_flag_terms(w));
         }
         println!(
             "{} -> {} (NNEF, {} bytes): {} ACON activations as standard ops, {} tract nodes; reloaded with \
@@ -502,7 +532,7 @@ fn inspect_model(args: InspectArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.to_text());
+        print!("{}", report.to_text_with_hint(Some("set it with --dim")));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -550,11 +580,47 @@ mod tract_cli {
 
     use acon_onnx::ConvertOptions;
     use acon_onnx::compare::Tolerance;
+    use acon_onnx::tract::error::ReportFormat;
     use acon_onnx::tract::inputs::{DimSpec, InputFile, InputOptions, RangeSpec};
-    use acon_onnx::tract::{BenchOptions, OptionError, RunOptions, VerifyOptions, VerifyReport};
+    use acon_onnx::tract::{
+        BenchOptions, Error, OptionError, RunOptions, VerifyOptions, VerifyReport,
+    };
+
+    /// An error of verify, run, bench or the NNEF export in terms of the
+    /// flags (and commands) that fix it, when the command line knows better.
+    pub fn in_flag_terms(e: &Error) -> Option<String> {
+        match e {
+            Error::Library(e) => super::library_in_flag_terms(e),
+            Error::Option(e) => Some(option_in_flag_terms(e)),
+            Error::NotImplemented {
+                node,
+                looks_like_acon: true,
+            } => Some(format!(
+                "{node}: tract has no implementation of this op (if it is an ACON op, pass \
+                 `--acon-domain {}`)",
+                node.domain
+            )),
+            Error::AconInConverted { .. } => {
+                Some(format!("{e} (run `acon-onnx convert` on it first)"))
+            }
+            Error::SwishAlpha { .. } => Some(format!("{e} (run `acon-onnx convert` on it)")),
+            Error::OutputNotFolder { path } => Some(format!(
+                "-o `{}` exists and is not a folder (name a folder, or a file ending in .npz)",
+                path.display()
+            )),
+            Error::Report { format, .. } => Some(
+                match format {
+                    ReportFormat::Json => "--report",
+                    ReportFormat::Junit => "--junit",
+                }
+                .to_owned(),
+            ),
+            _ => None,
+        }
+    }
 
     /// An option error of verify, run or bench, in terms of their flags.
-    pub fn in_flag_terms(e: &OptionError) -> String {
+    pub fn option_in_flag_terms(e: &OptionError) -> String {
         match e {
             OptionError::TwoSources => {
                 "give inputs either with --input or with --data, not both".into()
@@ -562,6 +628,9 @@ mod tract_cli {
             OptionError::NoSamples => "--samples must be at least 1".into(),
             OptionError::UnknownRangeInput { name, inputs } => {
                 format!("--range names `{name}`, which is not an input ({inputs})")
+            }
+            OptionError::NoIntegerInRange { input } => {
+                format!("the --range of input `{input}` holds no integer")
             }
             OptionError::UnknownDim { name, symbols } => {
                 format!("--dim names `{name}`, which no input uses (symbolic dims: {symbols})")
@@ -573,6 +642,15 @@ mod tract_cli {
             } => format!(
                 "input `{input}` ({type_name} {shape}) is not given; with --input every input \
                  needs a file"
+            ),
+            OptionError::UnnamedFile {
+                path,
+                count,
+                inputs,
+            } => format!(
+                "`{}` names no input, and the model has {count} ({inputs}): give --input NAME={}",
+                path.display(),
+                path.display()
             ),
             OptionError::DataNotFolder { path } => {
                 format!("--data `{}` is not a folder", path.display())
@@ -698,10 +776,10 @@ mod tract_cli {
         let converted = args.converted.as_deref();
         let write = |report: &VerifyReport| -> Result<()> {
             if let Some(path) = &args.report {
-                report.write_json(path).context("--report")?;
+                report.write_json(path)?;
             }
             if let Some(path) = &args.junit {
-                report.write_junit(path).context("--junit")?;
+                report.write_junit(path)?;
             }
             Ok(())
         };
@@ -716,10 +794,13 @@ mod tract_cli {
                 })
             }
             Err(err) => {
-                // CI still gets its reports, saying why nothing was compared.
-                let report = VerifyReport::failed_to_run(&args.original, converted, &options, &err);
+                // CI still gets its reports, saying why nothing was compared
+                // as the user is told.
+                let err = anyhow::Error::from(err);
+                let why = super::explain(&err);
+                let report = VerifyReport::failed_to_run(&args.original, converted, &options, &why);
                 if let Err(e) = write(&report) {
-                    eprintln!("warning: {e:#}");
+                    eprintln!("warning: {}", super::explain(&e));
                 }
                 Err(err.context(format!("verify `{}`", args.original.display())))
             }

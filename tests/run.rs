@@ -170,6 +170,64 @@ fn run_refuses_an_acon_node_it_does_not_know() {
     );
 }
 
+#[test]
+fn the_library_says_what_is_wrong_and_the_command_line_which_flag_issue_11() {
+    let dir = tempdir();
+    // `-o` naming a file that is not a folder nor an .npz.
+    let f = fixture("acon_c_op17");
+    let not_a_folder = dir.path().join("outputs.txt");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let out = run(&[
+        path_str(&f.model_path()),
+        "-o".into(),
+        path_str(&not_a_folder),
+    ]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "-o `{}` exists and is not a folder",
+            not_a_folder.display()
+        )),
+        "{err}"
+    );
+    let options = acon_onnx::tract::RunOptions {
+        output: Some(not_a_folder.clone()),
+        ..Default::default()
+    };
+    let lib = acon_onnx::tract::run(&f.model_path(), &options).unwrap_err();
+    assert!(
+        matches!(lib, acon_onnx::tract::Error::OutputNotFolder { .. }),
+        "{lib}"
+    );
+    assert!(lib.to_string().starts_with('`'), "no flag: {lib}");
+
+    // `--input FILE.npy` without a name, for a model of two inputs.
+    let graph = acon_onnx::proto::GraphProto {
+        name: Some("add".into()),
+        node: vec![common::node("add", "Add", &["x", "y"], &["z"])],
+        input: vec![
+            common::value_info("x", 1, &[2]),
+            common::value_info("y", 1, &[2]),
+        ],
+        output: vec![common::value_info("z", 1, &[2])],
+        ..Default::default()
+    };
+    let two = dir.path().join("two_inputs.onnx");
+    common::write_model(&two, &common::model(graph, 17));
+    let x = dir.path().join("x.npy");
+    let t = acon_onnx::tract::prelude::Tensor::from_shape(&[2], &[1f32, 2.]).unwrap();
+    acon_onnx::tract::npy::write_npy(&x, &t).unwrap();
+    let out = run(&[path_str(&two), "--input".into(), path_str(&x)]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("names no input, and the model has 2 (inputs: x, y)")
+            && err.contains(&format!("give --input NAME={}", x.display())),
+        "{err}"
+    );
+}
+
 // ---- bench --------------------------------------------------------------------
 
 #[test]

@@ -609,6 +609,20 @@ fn json_and_junit_reports_are_written_and_parse() {
     assert_exit(&out, 2);
     let json = read_json(&report);
     assert!(json["error"].as_str().unwrap().contains("ACON custom op"));
+    // The advice is the command line's, in the report as on stderr (#11).
+    assert!(
+        stderr(&out).contains("(run `acon-onnx convert` on it first)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("(run `acon-onnx convert` on it first)"),
+        "{}",
+        json["error"]
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml_elements(&xml).contains(&"error".to_owned()), "{xml}");
     // Reports are written whole or not at all: no temporary file remains.

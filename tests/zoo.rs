@@ -271,6 +271,8 @@ fn symbolic_batch_is_set_with_dim() {
     assert_eq!(four["outputs"][0]["shape"], serde_json::json!([4, 1000]));
     let text = stdout(&acon(&["inspect", "--flops", path.to_str().unwrap()]));
     assert!(text.contains("dim batch = 1 (assumed"), "{text}");
+    // The flag is the command line's word (#11).
+    assert!(text.contains("(assumed; set it with --dim)"), "{text}");
 }
 
 /// The count works on models PyTorch exported, not only on ours.

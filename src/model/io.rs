@@ -343,12 +343,11 @@ fn save_as_loaded(
     let files = origins::restore(&mut out, &options.origins, &rename);
     let model_bytes = out.encoded_len() as u64;
     if model_bytes > options.max_proto_size {
-        return Err(refuse(format!(
-            "with its external tensors kept where they were, the model would take \
-             {model_bytes} bytes, past protobuf's limit of {} bytes; use --external-data to \
-             move large embedded tensors out too",
-            options.max_proto_size
-        )));
+        return Err(Error::TooLargeAsLoaded {
+            path: path.to_owned(),
+            bytes: model_bytes,
+            limit: options.max_proto_size,
+        });
     }
     let mut written = vec![];
     for file in &files {

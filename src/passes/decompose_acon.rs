@@ -24,7 +24,7 @@ use crate::ops::{
 use crate::passes::arrange::{self, BnConstants, ConvStage, MetaBeta};
 use crate::passes::emit::{Binary, Emitter, Value};
 use crate::passes::unused::drop_unused_constants;
-use crate::passes::{ConvertOptions, Pass, PassContext};
+use crate::passes::{ConvertOptions, Pass, PassContext, Warning};
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
 
 pub struct DecomposeAcon;
@@ -344,14 +344,11 @@ fn warn_foreign_acon(model: &ModelProto, cx: &mut PassContext) {
         collect_foreign(g, cx, &functions, &mut found);
     }
     for node in found {
-        cx.report.warnings.push(format!(
-            "node `{}` ({}::{}) looks like an ACON op but its domain is not an ACON domain; \
-             it was left alone (add `--acon-domain {}` to convert it)",
-            node_label(&node),
-            node.domain(),
-            node.op_type(),
-            node.domain()
-        ));
+        cx.report.warnings.push(Warning::ForeignAcon {
+            node: node_label(&node).to_owned(),
+            domain: node.domain().to_owned(),
+            op_type: node.op_type().to_owned(),
+        });
     }
 }
 

@@ -81,7 +81,49 @@ pub struct ConvertReport {
     /// (subgraphs first).
     pub recognised: Vec<RecognisedBlock>,
     /// Things left alone that the user should know of.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something a conversion left alone that the user should know of. The
+/// message says what and why; it names no flag (the command line adds which
+/// one acts on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A node of an ACON op type in a domain not named as an ACON domain,
+    /// left as it is.
+    ForeignAcon {
+        node: String,
+        domain: String,
+        op_type: String,
+    },
+}
+
+impl Warning {
+    /// What was left alone, without the advice.
+    pub fn what(&self) -> String {
+        match self {
+            Warning::ForeignAcon {
+                node,
+                domain,
+                op_type,
+            } => format!(
+                "node `{node}` ({domain}::{op_type}) looks like an ACON op but its domain is \
+                 not an ACON domain; it was left alone"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::ForeignAcon { domain, .. } => write!(
+                f,
+                "{} (name `{domain}` as an ACON domain to convert it)",
+                self.what()
+            ),
+        }
+    }
 }
 
 /// One block `recognise-acon` found and rewrote.

@@ -20,13 +20,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
 use serde::Serialize;
 use tract_onnx::prelude::*;
 
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel, guarded, match_names};
-use crate::tract::error::OptionError;
+use crate::tract::error::{OptionError, Result, TractStep};
 use crate::tract::inputs::{InputOptions, samples};
 
 /// What `bench` is asked.
@@ -192,16 +191,7 @@ pub struct Runner<'m> {
 impl Runner<'_> {
     pub fn new<'m>(model: &'m TractModel, inputs: &[Tensor]) -> Result<Runner<'m>> {
         let plan = model.plan(inputs)?;
-        let state = guarded(
-            || {
-                format!(
-                    "{} `{}`: tract cannot start it",
-                    model.role,
-                    model.path.display()
-                )
-            },
-            || plan.spawn(),
-        )?;
+        let state = guarded(model.role, &model.path, TractStep::Start, || plan.spawn())?;
         Ok(Runner {
             model,
             state,
@@ -230,16 +220,9 @@ impl Runner<'_> {
         };
         let started = Instant::now();
         let state = &mut self.state;
-        guarded(
-            || {
-                format!(
-                    "{} `{}`: tract failed to run it",
-                    self.model.role,
-                    self.model.path.display()
-                )
-            },
-            || state.run(inputs),
-        )?;
+        guarded(self.model.role, &self.model.path, TractStep::Run, || {
+            state.run(inputs)
+        })?;
         Ok(started.elapsed().as_secs_f64() * 1e3)
     }
 }
@@ -250,7 +233,7 @@ impl Runner<'_> {
 pub fn set_threads(threads: usize) -> Result<()> {
     use tract_linalg::multithread::{Executor, set_default_executor};
     match threads {
-        0 => bail!(OptionError::NoThreads),
+        0 => return Err(OptionError::NoThreads.into()),
         1 => set_default_executor(Executor::SingleThread),
         n => set_default_executor(Executor::multithread(n)),
     }
@@ -260,7 +243,7 @@ pub fn set_threads(threads: usize) -> Result<()> {
 /// Times `model` (and `options.vs`).
 pub fn bench(model: &Path, options: &BenchOptions) -> Result<BenchReport> {
     if options.runs == 0 {
-        bail!(OptionError::NoRuns);
+        return Err(OptionError::NoRuns.into());
     }
     set_threads(options.threads)?;
     let kernels = if options.plain {

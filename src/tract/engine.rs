@@ -13,23 +13,23 @@
 //! shapes, optimizes and caches one plan per distinct input signature.
 //!
 //! Every call into tract goes through [`guarded`], so a panic inside tract is
-//! an error naming the file and the step, never a crash.
+//! an error naming the file and the step, never a crash. Errors are the
+//! tract layer's [`Error`], tract's own kept as their source.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
 use prost::Message;
 use tract_onnx::prelude::*;
 
-use crate::model::check::node_label;
 use crate::model::facts::{Dim, Facts, value_info_shape};
 use crate::model::opsets::is_default_domain;
 use crate::model::tensor::{FloatType, type_name};
 use crate::ops::{self, LocalFunctions, NodeClass};
 use crate::passes::{ConvertOptions, Pipeline, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, type_proto};
+use crate::tract::error::{Error, NodeLabel, Result, TractStep};
 use crate::tract::kernels;
 
 /// Whether ACON nodes run on the native kernels or are refused.
@@ -101,7 +101,11 @@ impl TractModel {
         kernels: Kernels,
         options: &ConvertOptions,
     ) -> Result<TractModel> {
-        let model = crate::load(path).context(role)?;
+        let model = crate::load(path).map_err(|source| Error::Load {
+            role,
+            path: path.to_owned(),
+            source,
+        })?;
         TractModel::new(model, path, role, kernels, options)
     }
 
@@ -113,7 +117,11 @@ impl TractModel {
         kernels: Kernels,
         options: &ConvertOptions,
     ) -> Result<TractModel> {
-        let at = || format!("{role} `{}`", path.display());
+        let prepare_error = |source: Error| Error::Prepare {
+            role,
+            path: path.to_owned(),
+            source: Box::new(source),
+        };
         // On the kernels, ACON blocks of standard ops become custom-op nodes
         // too. Plain tract runs a model as it is: a Swish stays (and is
         // refused below when tract would compute it wrongly).
@@ -127,14 +135,17 @@ impl TractModel {
         };
         let prepared = pipeline
             .run(&mut model, &prepare)
-            .with_context(|| format!("{}: prepare for tract", at()))?;
+            .map_err(|e| prepare_error(e.into()))?;
         let framework = framework(kernels);
-        let native_nodes = prepare_nodes(&mut model, kernels, options, &framework)
-            .with_context(|| format!("{}: prepare for tract", at()))?;
+        let native_nodes =
+            prepare_nodes(&mut model, kernels, options, &framework).map_err(prepare_error)?;
         if let Some(graph) = model.graph.as_mut() {
             forget_symbols(graph);
         }
-        let graph = model.graph.as_ref().context("the model has no graph")?;
+        let graph = model.graph.as_ref().ok_or_else(|| Error::NoGraph {
+            role,
+            path: path.to_owned(),
+        })?;
         let inputs = input_decls(graph);
         let outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
         let bytes = model.encode_to_vec();
@@ -145,35 +156,39 @@ impl TractModel {
             .unwrap_or(Path::new("."))
             .to_string_lossy()
             .into_owned();
-        let inference = guarded(
-            || format!("{}: tract cannot load it", at()),
-            || {
-                let proto = framework.proto_model_for_read(&mut bytes.as_slice())?;
-                let parsed = framework.parse(&proto, Some(&dir))?;
-                if !parsed.unresolved_inputs.is_empty() {
-                    bail!(
-                        "values used but never defined: {}",
-                        parsed.unresolved_inputs.join(", ")
-                    );
-                }
-                Ok(parsed.model)
-            },
-        )?;
+        let parsed = guarded(role, path, TractStep::Load, || {
+            let proto = framework.proto_model_for_read(&mut bytes.as_slice())?;
+            framework.parse(&proto, Some(&dir))
+        })?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(Error::Undefined {
+                role,
+                path: path.to_owned(),
+                values: parsed.unresolved_inputs,
+            });
+        }
+        let inference = parsed.model;
         // tract lists the inputs that no initializer fills, in graph order;
         // check that we agree, since inputs are passed by position.
         let tract_inputs: Vec<String> = inference
-            .input_outlets()?
+            .input_outlets()
+            .map_err(|source| Error::Tract {
+                role,
+                path: path.to_owned(),
+                step: TractStep::Load,
+                source,
+            })?
             .iter()
             .map(|o| inference.node(o.node).name.clone())
             .collect();
-        let ours: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        let ours: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
         if tract_inputs != ours {
-            bail!(
-                "{}: tract sees the inputs [{}], the model declares [{}]",
-                at(),
-                tract_inputs.join(", "),
-                ours.join(", ")
-            );
+            return Err(Error::InputsDisagree {
+                role,
+                path: path.to_owned(),
+                tract: tract_inputs,
+                declared: ours,
+            });
         }
         Ok(TractModel {
             path: path.to_owned(),
@@ -185,10 +200,6 @@ impl TractModel {
             inference,
             plans: RefCell::new(vec![]),
         })
-    }
-
-    fn at(&self) -> String {
-        format!("{} `{}`", self.role, self.path.display())
     }
 
     /// tract's own model, as tract-onnx parsed it (ACON nodes on the
@@ -212,12 +223,12 @@ impl TractModel {
             return Ok(plan.clone());
         }
         if inputs.len() != self.inputs.len() {
-            bail!(
-                "{}: takes {} inputs, got {}",
-                self.at(),
-                self.inputs.len(),
-                inputs.len()
-            );
+            return Err(Error::InputCount {
+                role: self.role,
+                path: self.path.clone(),
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
         }
         let signature: Vec<String> = self
             .inputs
@@ -225,22 +236,16 @@ impl TractModel {
             .zip(&key)
             .map(|(d, (dt, shape))| format!("{} {dt:?} {shape:?}", d.name))
             .collect();
-        let plan = guarded(
-            || {
-                format!(
-                    "{}: tract cannot prepare it for inputs {}",
-                    self.at(),
-                    signature.join(", ")
-                )
-            },
-            || {
-                let mut model = self.inference.clone();
-                for (ix, (dt, shape)) in key.iter().enumerate() {
-                    model.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.as_slice()))?;
-                }
-                model.into_optimized()?.into_runnable()
-            },
-        )?;
+        let step = TractStep::Prepare {
+            inputs: signature.join(", "),
+        };
+        let plan = guarded(self.role, &self.path, step, || {
+            let mut model = self.inference.clone();
+            for (ix, (dt, shape)) in key.iter().enumerate() {
+                model.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.as_slice()))?;
+            }
+            model.into_optimized()?.into_runnable()
+        })?;
         self.plans.borrow_mut().push((key, plan.clone()));
         Ok(plan)
     }
@@ -249,10 +254,7 @@ impl TractModel {
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let plan = self.plan(inputs)?;
         let values: TVec<TValue> = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
-        let outputs = guarded(
-            || format!("{}: tract failed to run it", self.at()),
-            || plan.run(values),
-        )?;
+        let outputs = guarded(self.role, &self.path, TractStep::Run, || plan.run(values))?;
         Ok(outputs.into_iter().map(|v| v.into_tensor()).collect())
     }
 }
@@ -292,26 +294,46 @@ pub fn framework(kernels: Kernels) -> tract_onnx::Onnx {
     onnx
 }
 
-/// Runs `f`, turning a tract error into one that says `what` failed and a
-/// panic into an error instead of a crash.
-pub fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> TractResult<T>) -> Result<T> {
+/// Runs `f`, turning a tract error into one that says which model (`role`,
+/// `path`) failed at which `step`, and a panic into an error instead of a
+/// crash.
+pub fn guarded<T>(
+    role: &'static str,
+    path: &Path,
+    step: TractStep,
+    f: impl FnOnce() -> TractResult<T>,
+) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(e.context(what())),
+        Ok(Err(source)) => Err(Error::Tract {
+            role,
+            path: path.to_owned(),
+            step,
+            source,
+        }),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown cause".into());
-            Err(anyhow!("{}: tract panicked: {message}", what()))
+            Err(Error::Panicked {
+                role,
+                path: path.to_owned(),
+                step,
+                message,
+            })
         }
     }
 }
 
 /// For each name of `reference`, its position in `candidate`: by name, or
 /// by position when the names differ but the counts agree.
-pub fn match_names(reference: &[String], candidate: &[String], what: &str) -> Result<Vec<usize>> {
+pub fn match_names(
+    reference: &[String],
+    candidate: &[String],
+    what: &'static str,
+) -> Result<Vec<usize>> {
     let by_name: Option<Vec<usize>> = reference
         .iter()
         .map(|n| candidate.iter().position(|c| c == n))
@@ -324,11 +346,11 @@ pub fn match_names(reference: &[String], candidate: &[String], what: &str) -> Re
     if candidate.len() == reference.len() {
         return Ok((0..reference.len()).collect());
     }
-    bail!(
-        "the models have different {what}: [{}] and [{}]",
-        reference.join(", "),
-        candidate.join(", ")
-    )
+    Err(Error::DifferentNames {
+        what,
+        reference: reference.to_vec(),
+        candidate: candidate.to_vec(),
+    })
 }
 
 /// The graph inputs that no initializer fills.
@@ -379,18 +401,16 @@ fn prepare_nodes(
 /// rather than let tract fail on the model with a generic message.
 fn refuse_loop(node: &NodeProto) -> Result<()> {
     if node.op_type() == "Loop" && is_default_domain(node.domain()) {
-        bail!(
-            "node `{}` (ai.onnx::Loop): tract has no Loop operator (tract issue #277), so \
-             this model cannot be run; `convert` still rewrites the ACON nodes of its body",
-            node_label(node)
-        );
+        return Err(Error::Loop {
+            node: NodeLabel::of(node),
+        });
     }
     Ok(())
 }
 
 /// Why tract cannot run `model` at all (its first `Loop`, in any graph),
 /// before anything is loaded.
-pub fn cannot_run(model: &ModelProto) -> Option<String> {
+pub fn cannot_run(model: &ModelProto) -> Option<Error> {
     let mut why = None;
     if let Some(g) = model.graph.as_ref() {
         crate::graph::for_each_graph(g, &mut |g| {
@@ -398,7 +418,7 @@ pub fn cannot_run(model: &ModelProto) -> Option<String> {
                 if why.is_none()
                     && let Err(e) = refuse_loop(node)
                 {
-                    why = Some(e.to_string());
+                    why = Some(e);
                 }
             }
         });
@@ -417,7 +437,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn graph(&mut self, graph: &mut GraphProto, outer: Option<&Facts>, depth: usize) -> Result<()> {
         if depth > crate::model::check::MAX_GRAPH_DEPTH {
-            bail!("subgraphs nest too deeply");
+            return Err(Error::TooDeep);
         }
         let facts = ops::facts_for(graph, outer, &self.functions, self.options);
         for node in &mut graph.node {
@@ -434,60 +454,39 @@ impl Walk<'_> {
     }
 
     fn node(&mut self, node: &mut NodeProto, facts: &Facts) -> Result<()> {
-        let label = format!(
-            "node `{}` ({}::{})",
-            node_label(node),
-            if node.domain().is_empty() {
-                "ai.onnx"
-            } else {
-                node.domain()
-            },
-            node.op_type()
-        );
+        let label = || NodeLabel::of(node);
         let class = ops::classify(node, &self.functions, self.options);
         if let NodeClass::CustomOp(_) = class {
             match self.kernels {
                 Kernels::Native | Kernels::Reference | Kernels::Working => {
-                    let parsed = ops::parse(node, facts)?;
+                    let parsed = ops::parse(node, facts).map_err(crate::Error::from)?;
                     if parsed.dtype == FloatType::BF16 {
-                        bail!("{label}: tract has no bfloat16, so it cannot run this node");
+                        return Err(Error::Bfloat16 { node: label() });
                     }
                     node.op_type = Some(kernels::op_key(parsed.kind).to_owned());
                     self.native += 1;
                     return Ok(());
                 }
-                Kernels::Plain => bail!(
-                    "{label} is an ACON custom op; a converted model must hold only standard \
-                     ONNX ops (run `acon-onnx convert` on it first)"
-                ),
+                Kernels::Plain => return Err(Error::AconInConverted { node: label() }),
             }
         }
         if self.kernels == Kernels::Plain && is_swish(node) {
             let alpha = swish_alpha(node)?;
             if alpha != 1.0 {
-                bail!(
-                    "{label} has alpha = {alpha}, and tract 0.23.9 computes Swish as \
-                     x·σ(x), ignoring alpha; a converted model never holds Swish (run \
-                     `acon-onnx convert` on it)"
-                );
+                return Err(Error::SwishAlpha {
+                    node: label(),
+                    alpha,
+                });
             }
         }
         if class == NodeClass::Function {
-            bail!(
-                "{label} calls a model-local function, which tract cannot read, and inlining \
-                 left it in place"
-            );
+            return Err(Error::FunctionLeft { node: label() });
         }
         if !self.framework.op_register.0.contains_key(node.op_type()) {
-            let hint = if let NodeClass::Foreign(_) = class {
-                format!(
-                    " (if it is an ACON op, pass `--acon-domain {}`)",
-                    node.domain()
-                )
-            } else {
-                String::new()
-            };
-            bail!("{label}: tract has no implementation of this op{hint}");
+            return Err(Error::NotImplemented {
+                node: label(),
+                looks_like_acon: matches!(class, NodeClass::Foreign(_)),
+            });
         }
         Ok(())
     }

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
 use prost::Message;
 use tract_onnx::prelude::*;
 
@@ -27,7 +26,7 @@ use crate::model::facts::Dim;
 use crate::proto::{DataType, TensorProto};
 use crate::rng::Rng;
 use crate::tract::engine::InputDecl;
-use crate::tract::error::OptionError;
+use crate::tract::error::{Error, InputError, OptionError, Result};
 use crate::tract::npy;
 use crate::tract::tensor::tensor_from_proto;
 
@@ -181,7 +180,7 @@ pub fn samples(
     options: &InputOptions,
 ) -> Result<Vec<Sample>> {
     if !options.files.is_empty() && !options.data.is_empty() {
-        bail!(OptionError::TwoSources);
+        return Err(OptionError::TwoSources.into());
     }
     if !options.files.is_empty() {
         return Ok(vec![from_files(decls, &options.files)?]);
@@ -196,16 +195,17 @@ pub fn samples(
         return Ok(out);
     }
     if options.samples == 0 {
-        bail!(OptionError::NoSamples);
+        return Err(OptionError::NoSamples.into());
     }
     for range in &options.ranges {
         if let Some(name) = &range.input
             && !decls.iter().any(|d| &d.name == name)
         {
-            bail!(OptionError::UnknownRangeInput {
+            return Err(OptionError::UnknownRangeInput {
                 name: name.clone(),
                 inputs: input_list(decls),
-            });
+            }
+            .into());
         }
     }
     let symbols: Vec<&str> = decls
@@ -218,14 +218,15 @@ pub fn samples(
         .collect();
     for dim in &options.dims {
         if !symbols.contains(&dim.name.as_str()) {
-            bail!(OptionError::UnknownDim {
+            return Err(OptionError::UnknownDim {
                 name: dim.name.clone(),
                 symbols: if symbols.is_empty() {
                     "none".to_owned()
                 } else {
                     symbols.join(", ")
                 },
-            });
+            }
+            .into());
         }
     }
     (0..options.samples)
@@ -246,13 +247,20 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
     let mut given: BTreeMap<String, (Tensor, String)> = BTreeMap::new();
     let mut put = |name: String, t: Tensor, from: String| -> Result<()> {
         if !decls.iter().any(|d| d.name == name) {
-            bail!(
-                "{from}: `{name}` is not an input of the model ({})",
-                input_list(decls)
-            );
+            return Err(InputError::NotAnInput {
+                from,
+                name,
+                inputs: input_list(decls),
+            }
+            .into());
         }
         if let Some((_, first)) = given.get(&name) {
-            bail!("input `{name}` is given twice, by {first} and {from}");
+            return Err(InputError::GivenTwice {
+                input: name,
+                first: first.clone(),
+                from,
+            }
+            .into());
         }
         given.insert(name, (t, from));
         Ok(())
@@ -265,13 +273,12 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
             }
             InputFile::Unnamed(path) => {
                 let [only] = decls else {
-                    bail!(
-                        "`{}` names no input, and the model has {} ({}): give NAME={}",
-                        path.display(),
-                        decls.len(),
-                        input_list(decls),
-                        path.display()
-                    );
+                    return Err(OptionError::UnnamedFile {
+                        path: path.clone(),
+                        count: decls.len(),
+                        inputs: input_list(decls),
+                    }
+                    .into());
                 };
                 let t = npy::read_npy(path)?;
                 put(only.name.clone(), t, format!("`{}`", path.display()))?;
@@ -291,11 +298,12 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
     let mut inputs = vec![];
     for decl in decls {
         let Some((t, from)) = given.remove(&decl.name) else {
-            bail!(OptionError::InputNotGiven {
+            return Err(OptionError::InputNotGiven {
                 input: decl.name.clone(),
                 type_name: decl.type_name(),
                 shape: decl.shape_string(),
-            });
+            }
+            .into());
         };
         inputs.push(conform(decl, t, &from, &mut symbols)?);
     }
@@ -318,15 +326,16 @@ fn from_files(decls: &[InputDecl], files: &[InputFile]) -> Result<Sample> {
 /// The test data set folders `dir` stands for, in order.
 fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        bail!(OptionError::DataNotFolder {
-            path: dir.to_owned()
-        });
+        return Err(OptionError::DataNotFolder {
+            path: dir.to_owned(),
+        }
+        .into());
     }
     if dir.join("input_0.pb").exists() {
         return Ok(vec![dir.to_owned()]);
     }
     let mut sets: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list `{}`", dir.display()))?
+        .map_err(|e| crate::Error::io(dir, "cannot list", e))?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -336,17 +345,23 @@ fn data_sets(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     sets.sort();
     if sets.is_empty() {
-        bail!(OptionError::NoDataSets {
-            path: dir.to_owned()
-        });
+        return Err(OptionError::NoDataSets {
+            path: dir.to_owned(),
+        }
+        .into());
     }
     Ok(sets.into_iter().map(|(_, p)| p).collect())
 }
 
 fn read_pb(path: &Path) -> Result<TensorProto> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    TensorProto::decode(bytes.as_slice())
-        .with_context(|| format!("`{}` is not a serialized TensorProto", path.display()))
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, "cannot read", e))?;
+    TensorProto::decode(bytes.as_slice()).map_err(|source| {
+        InputError::NotTensorProto {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    })
 }
 
 fn numbered(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -359,13 +374,13 @@ fn numbered(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 fn from_data_set(decls: &[InputDecl], outputs: &[String], dir: &Path) -> Result<Sample> {
     let files = numbered(dir, "input");
     if files.len() != decls.len() {
-        bail!(
-            "`{}` holds {} input_K.pb files, the model has {} inputs ({})",
-            dir.display(),
-            files.len(),
-            decls.len(),
-            input_list(decls)
-        );
+        return Err(InputError::DataSetInputs {
+            dir: dir.to_owned(),
+            files: files.len(),
+            expected: decls.len(),
+            inputs: input_list(decls),
+        }
+        .into());
     }
     let mut by_name: Vec<Option<(Tensor, String)>> = vec![None; decls.len()];
     for (k, path) in files.iter().enumerate() {
@@ -376,10 +391,18 @@ fn from_data_set(decls: &[InputDecl], outputs: &[String], dir: &Path) -> Result<
             .iter()
             .position(|d| !proto.name().is_empty() && d.name == proto.name())
             .unwrap_or(k);
-        if by_name[slot].is_some() {
-            bail!("{from}: input `{}` is given twice", decls[slot].name);
+        if let Some((_, first)) = &by_name[slot] {
+            return Err(InputError::GivenTwice {
+                input: decls[slot].name.clone(),
+                first: first.clone(),
+                from,
+            }
+            .into());
         }
-        let t = tensor_from_proto(&proto).with_context(|| from.clone())?;
+        let t = tensor_from_proto(&proto).map_err(|source| InputError::Data {
+            path: path.clone(),
+            source,
+        })?;
         by_name[slot] = Some((t, from));
     }
     let mut symbols = BTreeMap::new();
@@ -396,13 +419,16 @@ fn from_data_set(decls: &[InputDecl], outputs: &[String], dir: &Path) -> Result<
             .position(|o| !proto.name().is_empty() && o == proto.name())
             .unwrap_or(k);
         if slot >= outputs.len() {
-            bail!(
-                "`{}`: the model has only {} outputs",
-                path.display(),
-                outputs.len()
-            );
+            return Err(InputError::ExtraOutput {
+                path: path.clone(),
+                outputs: outputs.len(),
+            }
+            .into());
         }
-        let t = tensor_from_proto(&proto).with_context(|| format!("`{}`", path.display()))?;
+        let t = tensor_from_proto(&proto).map_err(|source| InputError::Data {
+            path: path.clone(),
+            source,
+        })?;
         expected[slot] = Some(t);
     }
     Ok(Sample {
@@ -440,11 +466,11 @@ fn conform(
     symbols: &mut BTreeMap<String, (usize, String)>,
 ) -> Result<Tensor> {
     let Some(dt) = datum_type(decl.elem_type) else {
-        bail!(
-            "input `{}` has type {}, which tract cannot take",
-            decl.name,
-            decl.type_name()
-        );
+        return Err(InputError::Type {
+            input: decl.name.clone(),
+            type_name: decl.type_name(),
+        }
+        .into());
     };
     let mut t = t;
     if let Some(dims) = &decl.shape {
@@ -461,16 +487,21 @@ fn conform(
         if let Some(declared) = declared {
             let non_one = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
             if declared != t.shape() && non_one(&declared) == non_one(t.shape()) {
-                t = t.into_shape(&declared)?;
+                t = t.into_shape(&declared).map_err(Error::tensor(format!(
+                    "{from}: input `{}`: cannot take the declared shape {declared:?}",
+                    decl.name
+                )))?;
             }
         }
         let shape = t.shape();
-        let mismatch = || {
-            anyhow::anyhow!(
-                "{from}: input `{}` has shape {shape:?}, the model expects {}",
-                decl.name,
-                decl.shape_string()
-            )
+        let mismatch = || -> Error {
+            InputError::Shape {
+                from: from.to_owned(),
+                input: decl.name.clone(),
+                shape: shape.to_vec(),
+                expected: decl.shape_string(),
+            }
+            .into()
         };
         if dims.len() != shape.len() {
             return Err(mismatch());
@@ -483,11 +514,15 @@ fn conform(
                         .entry(name.clone())
                         .or_insert_with(|| (s, format!("input `{}`", decl.name)));
                     if *value != s {
-                        bail!(
-                            "{from}: input `{}` gives dim `{name}` the value {s}, but {first} \
-                             gave it {value}",
-                            decl.name
-                        );
+                        return Err(InputError::DimConflict {
+                            from: from.to_owned(),
+                            input: decl.name.clone(),
+                            dim: name.clone(),
+                            value: s,
+                            first: first.clone(),
+                            first_value: *value,
+                        }
+                        .into());
                     }
                 }
                 _ => {}
@@ -499,7 +534,12 @@ fn conform(
     }
     let cast = t
         .cast_to_dt(dt)
-        .with_context(|| format!("{from}: cannot cast input `{}` to {dt:?}", decl.name))?
+        .map_err(|source| InputError::Cast {
+            from: from.to_owned(),
+            input: decl.name.clone(),
+            to: format!("{dt:?}"),
+            source,
+        })?
         .into_owned();
     Ok(cast)
 }
@@ -513,11 +553,11 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
     let mut inputs = vec![];
     for decl in decls {
         let Some(dt) = datum_type(decl.elem_type) else {
-            bail!(
-                "input `{}` has type {}, for which no random data can be made",
-                decl.name,
-                decl.type_name()
-            );
+            return Err(InputError::NoRandomData {
+                input: decl.name.clone(),
+                type_name: decl.type_name(),
+            }
+            .into());
         };
         let shape: Vec<usize> = match &decl.shape {
             Some(dims) => dims
@@ -533,9 +573,12 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
                     Dim::Unknown => 1,
                 })
                 .collect(),
-            None => bail!(OptionError::NoDeclaredShape {
-                input: decl.name.clone()
-            }),
+            None => {
+                return Err(OptionError::NoDeclaredShape {
+                    input: decl.name.clone(),
+                }
+                .into());
+            }
         };
         let range = options
             .ranges
@@ -552,24 +595,28 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
                 shape: shape.clone(),
                 max: MAX_RANDOM_ELEMENTS,
             })?;
+        let made = Error::tensor(format!("random data for input `{}`", decl.name));
         let t = if dt == DatumType::Bool {
             let v: Vec<bool> = (0..count).map(|_| rng.next_u64() & 1 == 1).collect();
-            Tensor::from_shape(&shape, &v)?
+            Tensor::from_shape(&shape, &v).map_err(made)?
         } else if dt.is_float() {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((-3.0, 3.0));
             let v: Vec<f64> = (0..count).map(|_| lo + (hi - lo) * rng.unit()).collect();
-            Tensor::from_shape(&shape, &v)?.cast_to_dt(dt)?.into_owned()
+            cast(Tensor::from_shape(&shape, &v), dt).map_err(made)?
         } else {
             let (lo, hi) = range.map(|r| (r.lo, r.hi)).unwrap_or((0.0, 10.0));
             let (lo, hi) = (lo.ceil() as i64, hi.floor() as i64);
             if lo > hi {
-                bail!("the range of input `{}` holds no integer", decl.name);
+                return Err(OptionError::NoIntegerInRange {
+                    input: decl.name.clone(),
+                }
+                .into());
             }
             let span = (hi - lo) as u64 + 1;
             let v: Vec<i64> = (0..count)
                 .map(|_| lo + (rng.next_u64() % span) as i64)
                 .collect();
-            Tensor::from_shape(&shape, &v)?.cast_to_dt(dt)?.into_owned()
+            cast(Tensor::from_shape(&shape, &v), dt).map_err(made)?
         };
         inputs.push(t);
     }
@@ -578,6 +625,11 @@ fn random_sample(decls: &[InputDecl], options: &InputOptions, index: usize) -> R
         inputs,
         expected: vec![],
     })
+}
+
+/// `t` cast to `dt`.
+fn cast(t: TractResult<Tensor>, dt: DatumType) -> TractResult<Tensor> {
+    Ok(t?.cast_to_dt(dt)?.into_owned())
 }
 
 /// The generator of sample `index`. The stream is derived as it always was

@@ -13,11 +13,11 @@
 
 use std::path::Path;
 
-use anyhow::Result;
 use tract_onnx::prelude::*;
 
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel, guarded};
+use crate::tract::error::{Result, TractStep};
 
 /// Loads the ONNX model at `path` into tract, ACON activations on the native
 /// kernels, with the default options (ACON ops in the `acon` domain). What
@@ -50,8 +50,7 @@ pub fn load_with(path: impl AsRef<Path>, options: &ConvertOptions) -> Result<Inf
 /// kernel, its activations being tract-core ops.
 pub fn load_nnef(path: impl AsRef<Path>) -> Result<TypedModel> {
     let path = path.as_ref();
-    guarded(
-        || format!("`{}`: tract-nnef cannot load it", path.display()),
-        || tract_nnef::nnef().model_for_path(path),
-    )
+    guarded("", path, TractStep::LoadNnef, || {
+        tract_nnef::nnef().model_for_path(path)
+    })
 }

@@ -27,6 +27,7 @@ use crate::compare::{Comparison, Tolerance, compare};
 use crate::model::tensor::{Array, FloatType, float_tensor};
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel};
+use crate::tract::error::chain;
 use crate::tract::regions::Region;
 use crate::tract::tensor::{tensor_from_proto, tensor_to_f64};
 use crate::tract::verify::NOISE_FACTOR;
@@ -99,7 +100,7 @@ impl LocalRegion {
             Kernels::Reference,
             options,
         )
-        .map_err(|e| format!("{e:#}"));
+        .map_err(|e| chain(&e));
         let fused = TractModel::new(
             region.reference.clone(),
             path,
@@ -116,7 +117,7 @@ impl LocalRegion {
                 Kernels::Plain,
                 options,
             )
-            .map_err(|e| format!("{e:#}")),
+            .map_err(|e| chain(&e)),
             Err(why) => Err(why.clone()),
         };
         let exact = match &region.candidate {
@@ -188,7 +189,7 @@ impl LocalRegion {
             return c;
         };
         let run_on = |m: &TractModel, inputs: &[Tensor]| -> Result<Vec<f64>, String> {
-            let out = m.run(inputs).map_err(|e| format!("{e:#}"))?;
+            let out = m.run(inputs).map_err(|e| chain(&e))?;
             let first = out.first().ok_or("no output")?;
             tensor_to_f64(first).map_err(|e| e.to_string())
         };

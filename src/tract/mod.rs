@@ -9,7 +9,7 @@
 //! the native kernels of `kernels` (or refused, for converted models).
 //! `inputs` builds the input samples from files, test data or a seed, and
 //! `npy` reads and writes NumPy files. `verify`, `run` and `bench` are the
-//! three commands on top; `error` types what they refuse in their options.
+//! three commands on top; `error` is the typed error they all return.
 //! `nnef` writes a converted model as tract's NNEF archive, checked by
 //! reloading it.
 
@@ -30,7 +30,7 @@ pub mod widen;
 
 pub use bench::{BenchOptions, BenchReport, bench};
 pub use engine::{Kernels, TractModel};
-pub use error::OptionError;
+pub use error::{Error, InputError, OptionError, Result};
 pub use inputs::InputOptions;
 pub use load::{load, load_nnef, load_with};
 pub use nnef::{NnefError, NnefOptions, NnefReport};

@@ -17,7 +17,6 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use tract_onnx::prelude::*;
 
 use crate::model::SaveOptions;
@@ -25,6 +24,7 @@ use crate::model::atomic::write_atomically;
 use crate::model::io::check_destination;
 use crate::passes::{ConvertOptions, ConvertReport, Pipeline};
 use crate::tract::engine::{Kernels, TractModel, guarded};
+use crate::tract::error::{Error, Result, TractStep};
 use crate::tract::inputs::{InputOptions, samples};
 use crate::tract::tensor::tensor_to_f64;
 
@@ -99,33 +99,27 @@ pub fn convert_file(input: &Path, output: &Path, options: &NnefOptions) -> Resul
     let sample = samples(&tract.inputs, &tract.outputs, &random)?
         .into_iter()
         .next()
-        .context("no input sample")?;
-    let at = format!("`{}`", input.display());
-    let typed = guarded(
-        || format!("{at}: tract cannot make it a typed model"),
-        || tract.inference().clone().into_typed()?.into_decluttered(),
-    )?;
+        .ok_or(Error::NoSample)?;
+    let typed = guarded("", input, TractStep::Type, || {
+        tract.inference().clone().into_typed()?.into_decluttered()
+    })?;
     let nnef = tract_nnef::nnef();
     let gzip = output.extension().is_none_or(|e| e != "tar");
-    let archive = guarded(
-        || format!("{at}: tract-nnef cannot serialize it"),
-        // Deterministic: the same model gives the same bytes.
-        || match gzip {
-            true => {
-                let gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
-                Ok(nnef
-                    .write_to_tar_with_config(&typed, gz, false, true)?
-                    .finish()?)
-            }
-            false => nnef.write_to_tar_with_config(&typed, vec![], false, true),
-        },
-    )?;
-    let reloaded = guarded(
-        || format!("{at}: tract-nnef cannot load the archive it wrote"),
-        || nnef.model_for_read(&mut archive.as_slice()),
-    )?;
-    let expected = run_typed(&typed, &sample.inputs, &format!("{at} (tract-onnx)"))?;
-    let actual = run_typed(&reloaded, &sample.inputs, &format!("{at} (NNEF archive)"))?;
+    // Deterministic: the same model gives the same bytes.
+    let archive = guarded("", input, TractStep::Serialize, || match gzip {
+        true => {
+            let gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+            Ok(nnef
+                .write_to_tar_with_config(&typed, gz, false, true)?
+                .finish()?)
+        }
+        false => nnef.write_to_tar_with_config(&typed, vec![], false, true),
+    })?;
+    let reloaded = guarded("", input, TractStep::Reload, || {
+        nnef.model_for_read(&mut archive.as_slice())
+    })?;
+    let expected = run_typed(&typed, &sample.inputs, input, "tract-onnx")?;
+    let actual = run_typed(&reloaded, &sample.inputs, input, "NNEF archive")?;
     let compared = identical(&tract.outputs, &expected, &actual)?;
     write_atomically(output, options.overwrite, |f| f.write_all(&archive))?;
     Ok(NnefReport {
@@ -136,20 +130,22 @@ pub fn convert_file(input: &Path, output: &Path, options: &NnefOptions) -> Resul
     })
 }
 
-/// Optimises a copy of `model` and runs it once.
-fn run_typed(model: &TypedModel, inputs: &[Tensor], what: &str) -> Result<Vec<Tensor>> {
-    guarded(
-        || format!("{what}: tract failed to run it"),
-        || {
-            let plan = model.clone().into_optimized()?.into_runnable()?;
-            let values: TVec<TValue> = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
-            Ok(plan
-                .run(values)?
-                .into_iter()
-                .map(|v| v.into_tensor())
-                .collect())
-        },
-    )
+/// Optimises a copy of `model` (`which`, of the file `path`) and runs it once.
+fn run_typed(
+    model: &TypedModel,
+    inputs: &[Tensor],
+    path: &Path,
+    which: &'static str,
+) -> Result<Vec<Tensor>> {
+    guarded("", path, TractStep::RunAs(which), || {
+        let plan = model.clone().into_optimized()?.into_runnable()?;
+        let values: TVec<TValue> = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
+        Ok(plan
+            .run(values)?
+            .into_iter()
+            .map(|v| v.into_tensor())
+            .collect())
+    })
 }
 
 /// Checks that `actual` is `expected` bit for bit; returns the values compared.
@@ -216,9 +212,9 @@ mod tests {
         let names = vec!["y".to_owned()];
         let next = f32::from_bits(2.0f32.to_bits() + 1);
         let err = identical(&names, &[t(&[1.0, 2.0])], &[t(&[1.0, next])]).unwrap_err();
-        match err.downcast_ref::<NnefError>() {
-            Some(NnefError::Differs { output, index, .. }) => {
-                assert_eq!((output.as_str(), *index), ("y", 1))
+        match err {
+            Error::Nnef(NnefError::Differs { output, index, .. }) => {
+                assert_eq!((output.as_str(), index), ("y", 1))
             }
             other => panic!("expected Differs, got {other:?}"),
         }
@@ -228,9 +224,6 @@ mod tests {
     fn another_shape_is_a_mismatch() {
         let names = vec!["y".to_owned()];
         let err = identical(&names, &[t(&[1.0, 2.0])], &[t(&[1.0])]).unwrap_err();
-        assert!(matches!(
-            err.downcast_ref::<NnefError>(),
-            Some(NnefError::Mismatch { .. })
-        ));
+        assert!(matches!(err, Error::Nnef(NnefError::Mismatch { .. })));
     }
 }

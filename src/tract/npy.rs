@@ -11,12 +11,104 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use ndarray_npy::npy::header::Header;
+use ndarray_npy::npy::header::{Header, ReadHeaderError};
 use ndarray_npy::{NpzWriter, WriteNpyError, WriteNpyExt};
 use tract_onnx::prelude::*;
 
 use crate::model::atomic;
+use crate::tract::error::{Error, Result};
+
+/// A NumPy file that cannot be read or written. `what` names the file, or
+/// an archive's array.
+#[derive(Debug, thiserror::Error)]
+pub enum NpyError {
+    /// A tensor type `.npy` has no code for.
+    #[error("a {dtype} tensor cannot be stored in a .npy file")]
+    Unstorable { dtype: String },
+
+    /// A shape whose header would pass the format's 64 KiB.
+    #[error("the .npy header is too long")]
+    HeaderTooLong,
+
+    /// No `.npy` header.
+    #[error("{what}: not a .npy file")]
+    NotNpy {
+        what: String,
+        #[source]
+        source: ReadHeaderError,
+    },
+
+    /// A numpy type tract has no type for.
+    #[error("{what}: numpy type {descr} is not supported (use float, int or bool arrays)")]
+    Type { what: String, descr: String },
+
+    /// The data after the header cannot be read.
+    #[error("{what}: cannot read the data")]
+    Read {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Data of another size than the header's shape.
+    #[error("{what}: holds {bytes} bytes of data, expected {expected} for shape {shape:?}")]
+    Size {
+        what: String,
+        bytes: usize,
+        expected: usize,
+        shape: Vec<usize>,
+    },
+
+    /// A bool array with bytes other than 0 and 1.
+    #[error("{what}: a bool array holds values other than 0 and 1")]
+    NotBool { what: String },
+
+    /// Not a zip archive this reader takes.
+    #[error("{what}: not a .npz archive")]
+    NotNpz {
+        what: String,
+        #[source]
+        source: ZipError,
+    },
+
+    /// A tensor that cannot be encoded (`array`: its name in an archive).
+    #[error(
+        "cannot write `{}`{}",
+        path.display(),
+        array.as_ref().map(|a| format!(": array `{a}`")).unwrap_or_default()
+    )]
+    Write {
+        path: std::path::PathBuf,
+        array: Option<String>,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// What is wrong with an `.npz` archive's zip structure.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ZipError {
+    /// The bytes end inside a record or a name (`inside`).
+    #[error("the archive ends inside {inside}")]
+    Truncated { inside: &'static str },
+    #[error("no end of central directory record")]
+    NoEnd,
+    #[error("bad zip64 end of central directory record")]
+    BadZip64End,
+    #[error("bad central directory entry at byte {at}")]
+    BadEntry { at: usize },
+    #[error(
+        "member `{member}` is compressed; only uncompressed archives (numpy's savez, not \
+         savez_compressed) are read"
+    )]
+    Compressed { member: String },
+    #[error("member `{member}` is stored with two different sizes")]
+    TwoSizes { member: String },
+    #[error("bad local header for member `{member}`")]
+    BadLocalHeader { member: String },
+    #[error("member `{member}` runs past the end of the archive")]
+    PastEnd { member: String },
+}
 
 /// The numpy type string of a tract type, little-endian.
 fn descr(dt: DatumType) -> Result<&'static str> {
@@ -33,7 +125,12 @@ fn descr(dt: DatumType) -> Result<&'static str> {
         DatumType::F16 => "<f2",
         DatumType::F32 => "<f4",
         DatumType::F64 => "<f8",
-        other => bail!("a {other:?} tensor cannot be stored in a .npy file"),
+        other => {
+            return Err(NpyError::Unstorable {
+                dtype: format!("{other:?}"),
+            }
+            .into());
+        }
     })
 }
 
@@ -82,8 +179,10 @@ pub fn encode_npy(t: &Tensor) -> Result<Vec<u8>> {
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let len = u16::try_from(header.len()).context("the .npy header is too long")?;
-    let plain = t.try_as_plain_ram()?;
+    let len = u16::try_from(header.len()).map_err(|_| NpyError::HeaderTooLong)?;
+    let plain = t
+        .try_as_plain_ram()
+        .map_err(Error::tensor("a tensor's data"))?;
     let data = plain.as_bytes();
     let mut out = Vec::with_capacity(10 + header.len() + data.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
@@ -101,25 +200,36 @@ pub fn encode_npy(t: &Tensor) -> Result<Vec<u8>> {
 
 /// Reads one `.npy` array.
 pub fn decode_npy(reader: &mut impl Read, what: &str) -> Result<Tensor> {
-    let header = Header::from_reader(reader).with_context(|| format!("{what}: not a .npy file"))?;
+    let header = Header::from_reader(reader).map_err(|source| NpyError::NotNpy {
+        what: what.to_owned(),
+        source,
+    })?;
     let text = header.type_descriptor.to_string();
     let code = text.trim_matches(|c| c == '\'' || c == '"');
     let Some((dt, big)) = datum_of(code) else {
-        bail!("{what}: numpy type {text} is not supported (use float, int or bool arrays)");
+        return Err(NpyError::Type {
+            what: what.to_owned(),
+            descr: text,
+        }
+        .into());
     };
     let mut data = vec![];
     reader
         .read_to_end(&mut data)
-        .with_context(|| format!("{what}: cannot read the data"))?;
+        .map_err(|source| NpyError::Read {
+            what: what.to_owned(),
+            source,
+        })?;
     let size = dt.size_of();
     let count: usize = header.shape.iter().product();
     if data.len() != count * size {
-        bail!(
-            "{what}: holds {} bytes of data, expected {} for shape {:?}",
-            data.len(),
-            count * size,
-            header.shape
-        );
+        return Err(NpyError::Size {
+            what: what.to_owned(),
+            bytes: data.len(),
+            expected: count * size,
+            shape: header.shape.clone(),
+        }
+        .into());
     }
     if big != cfg!(target_endian = "big") && size > 1 {
         for chunk in data.chunks_mut(size) {
@@ -135,19 +245,25 @@ pub fn decode_npy(reader: &mut impl Read, what: &str) -> Result<Tensor> {
     // Safety: `data` holds exactly `count` little-endian values of `dt`;
     // bools were written by numpy as 0 or 1.
     if dt == DatumType::Bool && data.iter().any(|&b| b > 1) {
-        bail!("{what}: a bool array holds values other than 0 and 1");
+        return Err(NpyError::NotBool {
+            what: what.to_owned(),
+        }
+        .into());
     }
-    let tensor = unsafe { Tensor::from_raw_dt(dt, &shape, &data)? };
+    let tensor = unsafe { Tensor::from_raw_dt(dt, &shape, &data) }
+        .map_err(Error::tensor(format!("{what}: cannot make a tensor of it")))?;
     if fortran {
         let axes: Vec<usize> = (0..shape.len()).rev().collect();
-        return tensor.permute_axes(&axes);
+        return tensor.permute_axes(&axes).map_err(Error::tensor(format!(
+            "{what}: cannot reorder its Fortran-order data"
+        )));
     }
     Ok(tensor)
 }
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
-    let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let file = File::open(path).map_err(|e| crate::Error::io(path, "cannot open", e))?;
     decode_npy(&mut BufReader::new(file), &format!("`{}`", path.display()))
 }
 
@@ -156,8 +272,11 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
 /// read here; `savez_compressed` archives are refused with a message.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let what = format!("`{}`", path.display());
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {what}"))?;
-    let members = zip_members(&bytes).with_context(|| format!("{what}: not a .npz archive"))?;
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, "cannot read", e))?;
+    let members = zip_members(&bytes).map_err(|source| NpyError::NotNpz {
+        what: what.clone(),
+        source,
+    })?;
     let mut out = vec![];
     for (name, data) in members {
         let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
@@ -167,10 +286,10 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
-fn le(bytes: &[u8], at: usize, len: usize) -> Result<u64> {
+fn le(bytes: &[u8], at: usize, len: usize) -> Result<u64, ZipError> {
     let field = bytes
         .get(at..at + len)
-        .context("the archive ends inside a record")?;
+        .ok_or(ZipError::Truncated { inside: "a record" })?;
     Ok(field
         .iter()
         .rev()
@@ -179,7 +298,7 @@ fn le(bytes: &[u8], at: usize, len: usize) -> Result<u64> {
 
 /// The members of a zip archive whose entries are stored uncompressed, as
 /// (name, data), from its central directory (zip64 included).
-fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
+fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, ZipError> {
     const EOCD: u64 = 0x0605_4b50;
     const EOCD64: u64 = 0x0606_4b50;
     const LOCATOR64: u64 = 0x0706_4b50;
@@ -189,7 +308,7 @@ fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
     let eocd = (search_from..=bytes.len().saturating_sub(22))
         .rev()
         .find(|&i| le(bytes, i, 4).ok() == Some(EOCD))
-        .context("no end of central directory record")?;
+        .ok_or(ZipError::NoEnd)?;
     let mut entries = le(bytes, eocd + 10, 2)?;
     let mut cd_offset = le(bytes, eocd + 16, 4)?;
     if (entries == 0xFFFF || cd_offset == 0xFFFF_FFFF)
@@ -198,7 +317,7 @@ fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
     {
         let at = le(bytes, eocd - 20 + 8, 8)? as usize;
         if le(bytes, at, 4)? != EOCD64 {
-            bail!("bad zip64 end of central directory record");
+            return Err(ZipError::BadZip64End);
         }
         entries = le(bytes, at + 32, 8)?;
         cd_offset = le(bytes, at + 48, 8)?;
@@ -207,7 +326,7 @@ fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
     let mut at = cd_offset as usize;
     for _ in 0..entries {
         if le(bytes, at, 4)? != CENTRAL {
-            bail!("bad central directory entry at byte {at}");
+            return Err(ZipError::BadEntry { at });
         }
         let method = le(bytes, at + 10, 2)?;
         let mut size = le(bytes, at + 20, 4)?;
@@ -218,7 +337,7 @@ fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
         let mut offset = le(bytes, at + 42, 4)?;
         let name_bytes = bytes
             .get(at + 46..at + 46 + name_len)
-            .context("the archive ends inside a name")?;
+            .ok_or(ZipError::Truncated { inside: "a name" })?;
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         // The zip64 extra field holds, in order, whichever of the sizes and
         // the offset did not fit in 32 bits.
@@ -239,23 +358,22 @@ fn zip_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>> {
             extra += 4 + len;
         }
         if method != 0 {
-            bail!(
-                "member `{name}` is compressed; only uncompressed archives (numpy's savez, \
-                 not savez_compressed) are read"
-            );
+            return Err(ZipError::Compressed { member: name });
         }
         if size != csize {
-            bail!("member `{name}` is stored with two different sizes");
+            return Err(ZipError::TwoSizes { member: name });
         }
         let local = offset as usize;
         if le(bytes, local, 4)? != LOCAL {
-            bail!("bad local header for member `{name}`");
+            return Err(ZipError::BadLocalHeader { member: name });
         }
         let start =
             local + 30 + le(bytes, local + 26, 2)? as usize + le(bytes, local + 28, 2)? as usize;
         let data = bytes
             .get(start..start + size as usize)
-            .with_context(|| format!("member `{name}` runs past the end of the archive"))?;
+            .ok_or_else(|| ZipError::PastEnd {
+                member: name.clone(),
+            })?;
         members.push((name, data));
         at += 46 + name_len + extra_len + comment_len;
     }
@@ -275,8 +393,12 @@ impl WriteNpyExt for Encoded {
 
 /// Writes `t` as a `.npy` file, atomically.
 pub fn write_npy(path: &Path, t: &Tensor) -> Result<()> {
-    let bytes = encode_npy(t).with_context(|| format!("cannot write `{}`", path.display()))?;
-    write_atomically(path, |f| Ok(f.write_all(&bytes)?))
+    let bytes = encode_npy(t).map_err(|e| NpyError::Write {
+        path: path.to_owned(),
+        array: None,
+        source: Box::new(e),
+    })?;
+    Ok(write_atomically(path, |f| f.write_all(&bytes))?)
 }
 
 /// Writes `arrays` as one uncompressed `.npz` archive, atomically.
@@ -284,12 +406,15 @@ pub fn write_npz(path: &Path, arrays: &[(String, Tensor)]) -> Result<()> {
     let encoded: Vec<(String, Encoded)> = arrays
         .iter()
         .map(|(n, t)| {
-            let bytes = encode_npy(t)
-                .with_context(|| format!("cannot write `{}`: array `{n}`", path.display()))?;
+            let bytes = encode_npy(t).map_err(|e| NpyError::Write {
+                path: path.to_owned(),
+                array: Some(n.clone()),
+                source: Box::new(e),
+            })?;
             Ok((n.clone(), Encoded(bytes)))
         })
         .collect::<Result<_>>()?;
-    write_atomically(path, |f| {
+    Ok(write_atomically(path, |f| {
         let mut npz = NpzWriter::new(f);
         for (name, array) in &encoded {
             npz.add_array(name.as_str(), array)
@@ -297,15 +422,16 @@ pub fn write_npz(path: &Path, arrays: &[(String, Tensor)]) -> Result<()> {
         }
         npz.finish().map_err(io::Error::other)?;
         Ok(())
-    })
+    })?)
 }
 
 /// Writes a file atomically, replacing it if it exists, with the writer all
 /// files share (`model::atomic`: permissions as the umask allows).
-pub fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
-    Ok(atomic::write_atomically(path, true, |f| {
-        write(f).map_err(io::Error::other)
-    })?)
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), crate::Error> {
+    atomic::write_atomically(path, true, write)
 }
 
 #[cfg(test)]

@@ -8,13 +8,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tract_onnx::prelude::*;
 
 use crate::passes::ConvertOptions;
 use crate::tract::engine::{Kernels, TractModel};
-use crate::tract::error::OptionError;
+use crate::tract::error::{Error, OptionError, Result};
 use crate::tract::inputs::{InputOptions, samples};
 use crate::tract::npy;
 use crate::tract::tensor::{datum_name, tensor_to_f64};
@@ -157,9 +156,10 @@ pub fn run(model: &Path, options: &RunOptions) -> Result<RunReport> {
     let tract = TractModel::load(model, "MODEL", Kernels::Native, &options.convert)?;
     let samples = samples(&tract.inputs, &tract.outputs, &options.inputs)?;
     if options.output.is_some() && samples.len() > 1 {
-        bail!(OptionError::OutputsOfSeveralSamples {
-            samples: samples.len()
-        });
+        return Err(OptionError::OutputsOfSeveralSamples {
+            samples: samples.len(),
+        }
+        .into());
     }
     let mut report = RunReport {
         model: model.display().to_string(),
@@ -170,14 +170,20 @@ pub fn run(model: &Path, options: &RunOptions) -> Result<RunReport> {
     };
     for sample in samples {
         let started = Instant::now();
+        let on_sample = |what| {
+            let sample = sample.label.clone();
+            move |e| Error::Sample {
+                what,
+                sample,
+                source: Box::new(e),
+            }
+        };
         tract
             .plan(&sample.inputs)
-            .with_context(|| format!("prepare for {}", sample.label))?;
+            .map_err(on_sample("prepare for"))?;
         let prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();
-        let outputs = tract
-            .run(&sample.inputs)
-            .with_context(|| format!("run on {}", sample.label))?;
+        let outputs = tract.run(&sample.inputs).map_err(on_sample("run on"))?;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         let named: Vec<(String, Tensor)> = tract.outputs.iter().cloned().zip(outputs).collect();
         let stats = named
@@ -206,13 +212,12 @@ pub fn write_outputs(dest: &Path, outputs: &[(String, Tensor)]) -> Result<Vec<Pa
         return Ok(vec![dest.to_owned()]);
     }
     if dest.exists() && !dest.is_dir() {
-        bail!(
-            "-o `{}` exists and is not a folder (name a folder, or a file ending in .npz)",
-            dest.display()
-        );
+        return Err(Error::OutputNotFolder {
+            path: dest.to_owned(),
+        });
     }
     std::fs::create_dir_all(dest)
-        .with_context(|| format!("cannot create the folder `{}`", dest.display()))?;
+        .map_err(|e| crate::Error::io(dest, "cannot create the folder", e))?;
     let mut used: Vec<String> = vec![];
     let mut written = vec![];
     for (name, t) in outputs {
@@ -237,7 +242,10 @@ pub fn write_outputs(dest: &Path, outputs: &[(String, Tensor)]) -> Result<Vec<Pa
         }
         used.push(stem.clone());
         let path = dest.join(format!("{stem}.npy"));
-        npy::write_npy(&path, t).with_context(|| format!("output `{name}`"))?;
+        npy::write_npy(&path, t).map_err(|e| Error::Output {
+            name: name.clone(),
+            source: Box::new(e),
+        })?;
         written.push(path);
     }
     Ok(written)

@@ -30,7 +30,6 @@ mod table;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use tract_onnx::prelude::*;
 
 use crate::compare::Tolerance;
@@ -38,6 +37,7 @@ use crate::passes::ConvertOptions;
 use crate::passes::Pipeline;
 use crate::proto::ModelProto;
 use crate::tract::engine::{Kernels, TractModel, cannot_run, match_names};
+use crate::tract::error::{Error, Result};
 use crate::tract::inputs::{InputOptions, samples};
 use crate::tract::local::{LocalRegion, RegionReport};
 use crate::tract::regions::align;
@@ -112,13 +112,15 @@ pub fn verify(
 ) -> Result<VerifyReport> {
     let started = Instant::now();
     let mut report = VerifyReport::empty(original, converted, options);
-    let original_model = crate::load(original).context("ORIGINAL")?;
+    let original_model = load(original, "ORIGINAL")?;
     let converted_model = match converted {
-        Some(path) => crate::load(path).context("CONVERTED")?,
+        Some(path) => load(path, "CONVERTED")?,
         None => {
             let mut m = original_model.clone();
-            crate::convert(&mut m, &options.convert)
-                .with_context(|| format!("convert `{}` in memory", original.display()))?;
+            crate::convert(&mut m, &options.convert).map_err(|source| Error::ConvertInMemory {
+                path: original.to_owned(),
+                source,
+            })?;
             m
         }
     };
@@ -126,7 +128,11 @@ pub fn verify(
     let mut acon_form = original_model.clone();
     let prepared = Pipeline::native()
         .run(&mut acon_form, &options.convert)
-        .with_context(|| format!("ORIGINAL `{}`: prepare for tract", original.display()))?;
+        .map_err(|e| Error::Prepare {
+            role: "ORIGINAL",
+            path: original.to_owned(),
+            source: Box::new(e.into()),
+        })?;
     report.recognised = prepared.recognised;
     let alignment = if options.outputs_only {
         Default::default()
@@ -221,6 +227,15 @@ pub fn verify(
     Ok(report)
 }
 
+/// The model at `path`, named by its `role` if it cannot be loaded.
+fn load(path: &Path, role: &'static str) -> Result<ModelProto> {
+    crate::load(path).map_err(|source| Error::Load {
+        role,
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// The end-to-end comparison: runs ORIGINAL (with the tensors reaching its
 /// main-graph regions as extra outputs, each region proved on them) and
 /// CONVERTED on every sample, and compares their outputs; `paths` are
@@ -301,7 +316,7 @@ fn compare_outputs(
     let exported = if report.recognised.is_empty() {
         None
     } else {
-        let model = crate::load(original).context("ORIGINAL")?;
+        let model = load(original, "ORIGINAL")?;
         Some(TractModel::new(
             model,
             original,
@@ -354,10 +369,17 @@ fn compare_outputs(
                 })
                 .collect(),
         });
-        let at = |what: &str| format!("{what} on sample {index} ({})", sample.label);
+        let at = |what: &'static str| {
+            let sample = format!("sample {index} ({})", sample.label);
+            move |e| Error::Sample {
+                what,
+                sample,
+                source: Box::new(e),
+            }
+        };
         let mut want = reference
             .run(&sample.inputs)
-            .with_context(|| at("run ORIGINAL"))?;
+            .map_err(at("run ORIGINAL on"))?;
         let tapped = want.split_off(n_outputs);
         // Each region, fed what reaches it in ORIGINAL.
         for (r, rep) in regions.iter().zip(region_reports.iter_mut()) {
@@ -389,7 +411,7 @@ fn compare_outputs(
             Some(m) => {
                 let other = m
                     .run(&sample.inputs)
-                    .with_context(|| at("run ORIGINAL rounded at every step"))?;
+                    .map_err(at("run ORIGINAL rounded at every step on"))?;
                 want.iter()
                     .zip(&other)
                     .map(|(a, b)| noise_between(a, b))
@@ -400,7 +422,7 @@ fn compare_outputs(
         let as_exported = match &exported {
             Some(m) => Some(
                 m.run(&sample.inputs)
-                    .with_context(|| at("run ORIGINAL as exported"))?,
+                    .map_err(at("run ORIGINAL as exported on"))?,
             ),
             None => None,
         };
@@ -410,7 +432,7 @@ fn compare_outputs(
             .collect();
         let got = candidate
             .run(&candidate_inputs)
-            .with_context(|| at("run the converted model"))?;
+            .map_err(at("run the converted model on"))?;
         for (k, out) in outputs.iter_mut().enumerate() {
             let want_k = &want[k];
             let noise_k = noise[k];

@@ -2,13 +2,13 @@
 //! tolerance level (or `--atol`/`--rtol`), widened by [`NOISE_FACTOR`]
 //! times the model's rounding noise when calibrated.
 
-use anyhow::Result;
 use tract_onnx::prelude::*;
 
 use super::report::Check;
 use super::{NOISE_FACTOR, VerifyOptions};
 use crate::compare::compare;
 use crate::model::tensor::FloatType;
+use crate::tract::error::Result;
 use crate::tract::tensor::{datum_name, float_type, tensor_to_f64};
 
 /// The largest difference between two evaluations of one output (NaN and

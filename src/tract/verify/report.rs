@@ -67,11 +67,11 @@
 
 use std::path::Path;
 
-use anyhow::Result;
 use serde::Serialize;
 
 use super::VerifyOptions;
 use crate::compare::Comparison;
+use crate::tract::error::{Error, ReportFormat, Result};
 use crate::tract::local::RegionReport;
 use crate::tract::npy::write_atomically;
 use crate::tract::regions::Difference;
@@ -230,16 +230,17 @@ impl VerifyReport {
         }
     }
 
-    /// The report of a verify that could not run, for `--report` and
-    /// `--junit` in CI.
+    /// The report of a verify that could not run, for the JSON and JUnit
+    /// reports in CI; `error` says why, as the user is told (the cause
+    /// chain, see [`crate::tract::error::chain`]).
     pub fn failed_to_run(
         original: &Path,
         converted: Option<&Path>,
         options: &VerifyOptions,
-        error: &anyhow::Error,
+        error: &str,
     ) -> Self {
         let mut r = VerifyReport::empty(original, converted, options);
-        r.error = Some(format!("{error:#}"));
+        r.error = Some(error.to_owned());
         r
     }
 
@@ -249,13 +250,21 @@ impl VerifyReport {
 
     /// Writes the JSON report atomically.
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = self.to_json();
-        write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+        write_report(path, ReportFormat::Json, &self.to_json())
     }
 
     /// Writes the JUnit XML atomically.
     pub fn write_junit(&self, path: &Path) -> Result<()> {
-        let text = self.to_junit();
-        write_atomically(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+        write_report(path, ReportFormat::Junit, &self.to_junit())
     }
+}
+
+fn write_report(path: &Path, format: ReportFormat, text: &str) -> Result<()> {
+    write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes())).map_err(|source| {
+        Error::Report {
+            format,
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
