@@ -8,7 +8,6 @@
 
 pub mod compare;
 pub mod error;
-pub mod flops;
 pub mod graph;
 pub mod inspect;
 pub mod model;

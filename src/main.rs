@@ -555,15 +555,16 @@ fn zoo_model(args: ZooArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     acon_onnx::save(&model, &args.output, save).context("zoo")?;
-    let params = acon_onnx::flops::count(&model, &Default::default(), &ConvertOptions::default());
+    let params =
+        acon_onnx::inspect::flops::count(&model, &Default::default(), &ConvertOptions::default());
     println!(
         "{} {} width {} -> {}: {} parameters, {} multiply-adds, in {:.1} ms",
         arch,
         act.name(),
         options.width(),
         args.output.display(),
-        acon_onnx::flops::human(params.parameters),
-        acon_onnx::flops::human(params.multiply_adds),
+        acon_onnx::inspect::flops::human(params.parameters),
+        acon_onnx::inspect::flops::human(params.multiply_adds),
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(ExitCode::SUCCESS)

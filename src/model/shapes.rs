@@ -1,7 +1,7 @@
 //! Static shape inference: the one engine that gives a value's shape from
 //! the shapes (and small int values) of a node's inputs, for the standard
 //! ops models are made of and for the ACON ops. `inspect --flops` counts
-//! costs from the shapes it gives (`crate::flops`), and the ACON parser
+//! costs from the shapes it gives (`crate::inspect::flops`), and the ACON parser
 //! learns the rank of an X that `value_info` does not record
 //! (`Facts::infer_shapes`).
 //!

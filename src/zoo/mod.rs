@@ -727,7 +727,8 @@ mod tests {
             options.resolution = 64;
             let model = build(&options).unwrap();
             crate::model::check::check_model(&model).unwrap();
-            let r = crate::flops::count(&model, &BTreeMap::new(), &ConvertOptions::default());
+            let r =
+                crate::inspect::flops::count(&model, &BTreeMap::new(), &ConvertOptions::default());
             assert!(r.not_counted.is_empty(), "{arch}: {:?}", r.not_counted);
             assert_eq!(r.outputs[0].shape, Some(vec![1, CLASSES]), "{arch}");
         }

@@ -1,13 +1,13 @@
 //! `docs/seed-table.md`: the paper's table of FLOPs and parameters beside
 //! the zoo's, for ReLU and Meta-ACON. Every figure of ours is counted by
-//! [`crate::flops`] on a model built by [`super::build`], the same code
+//! [`crate::inspect::flops`] on a model built by [`super::build`], the same code
 //! `inspect --flops` and `acon-onnx zoo` run.
 
 use std::fmt::Write as _;
 
 use super::{Activation, Arch, ZooOptions, build};
 use crate::error::Error;
-use crate::flops::{self, FlopsReport};
+use crate::inspect::flops::{self, FlopsReport};
 use crate::passes::ConvertOptions;
 
 /// One row of the paper's table (Ma et al., CVPR 2021, Table 5), in millions.

@@ -3,20 +3,23 @@
 //! their shapes (symbolic dims by name), an op histogram by domain, the ACON
 //! nodes and functions found, and the parameter count and bytes. With
 //! [`Inspection::with_flops`], also parameters and multiply-adds by op type
-//! (see [`crate::flops`]).
+//! ([`flops`]: the counts, per node, from the shapes of
+//! [`crate::model::shapes`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::flops::{self, FlopsReport};
+pub mod flops;
+
 use crate::model::check::node_label;
 use crate::model::facts::{Dim, tensor_type, value_info_shape};
 use crate::model::tensor::{element_bits, element_count, type_name};
 use crate::ops::{self, LocalFunctions, NodeClass};
 use crate::passes::{ConvertOptions, Pipeline, RecognisedBlock, is_swish, swish_alpha};
 use crate::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
+use flops::FlopsReport;
 
 #[derive(Debug, Serialize)]
 pub struct Inspection {
