@@ -7,7 +7,7 @@
 //! refused. Building the index is linear in the size of the graph and its
 //! subgraphs.
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{Map, Set};
 
 use crate::graph::scope::{Constant, Scope};
 use crate::proto::{GraphProto, NodeProto};
@@ -16,17 +16,18 @@ use crate::proto::{GraphProto, NodeProto};
 pub struct GraphIndex<'g> {
     graph: &'g GraphProto,
     scope: &'g Scope<'g>,
-    producer: HashMap<&'g str, usize>,
+    producer: Map<&'g str, usize>,
     /// Per value, the nodes reading it, each once, in graph order.
-    consumers: HashMap<&'g str, Vec<usize>>,
-    outputs: HashSet<&'g str>,
+    consumers: Map<&'g str, Vec<usize>>,
+    outputs: Set<&'g str>,
 }
 
 impl<'g> GraphIndex<'g> {
     /// Indexes `graph`, whose scope (for constants) is `scope`.
     pub fn new(graph: &'g GraphProto, scope: &'g Scope<'g>) -> GraphIndex<'g> {
-        let mut producer = HashMap::with_capacity(graph.node.len());
-        let mut consumers: HashMap<&str, Vec<usize>> = HashMap::with_capacity(graph.node.len());
+        let mut producer = Map::with_capacity_and_hasher(graph.node.len(), Default::default());
+        let mut consumers: Map<&str, Vec<usize>> =
+            Map::with_capacity_and_hasher(graph.node.len(), Default::default());
         for (i, node) in graph.node.iter().enumerate() {
             for out in node.output.iter().filter(|o| !o.is_empty()) {
                 producer.insert(out.as_str(), i);
@@ -38,7 +39,7 @@ impl<'g> GraphIndex<'g> {
                 .map(String::as_str)
                 .collect();
             for sub in node.subgraphs() {
-                outer_reads(sub, &mut HashSet::new(), &mut read);
+                outer_reads(sub, &mut Set::default(), &mut read);
             }
             read.sort_unstable();
             read.dedup();
@@ -86,9 +87,9 @@ impl<'g> GraphIndex<'g> {
 
 /// The names `graph` reads from outside itself, added to `read`. `defined`
 /// holds the names of the scopes between the indexed graph and this one.
-fn outer_reads<'a>(graph: &'a GraphProto, defined: &mut HashSet<&'a str>, read: &mut Vec<&'a str>) {
+fn outer_reads<'a>(graph: &'a GraphProto, defined: &mut Set<&'a str>, read: &mut Vec<&'a str>) {
     let mut local: Vec<&str> = vec![];
-    let mut define = |name: &'a str, defined: &mut HashSet<&'a str>| {
+    let mut define = |name: &'a str, defined: &mut Set<&'a str>| {
         if defined.insert(name) {
             local.push(name);
         }

@@ -9,8 +9,8 @@
 //! does without the match. Answers are remembered, so a residual network's
 //! many paths are each walked once.
 
+use crate::model::hash::Map;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::graph::index::GraphIndex;
 
@@ -61,7 +61,7 @@ const BROADCAST: &[&str] = &[
 pub struct Ranks<'a, 'g> {
     ix: &'a GraphIndex<'g>,
     recorded: &'a dyn Fn(&str) -> Option<usize>,
-    memo: RefCell<HashMap<String, Option<usize>>>,
+    memo: RefCell<Map<String, Option<usize>>>,
 }
 
 impl<'a, 'g> Ranks<'a, 'g> {
@@ -70,7 +70,7 @@ impl<'a, 'g> Ranks<'a, 'g> {
         Ranks {
             ix,
             recorded,
-            memo: RefCell::new(HashMap::new()),
+            memo: RefCell::new(Map::default()),
         }
     }
 

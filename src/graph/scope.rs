@@ -9,7 +9,7 @@
 //! ONNX's scoping rules say; a name it does not define is looked up in the
 //! enclosing scope.
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{Map, Set};
 
 use crate::model::tensor::{Array, FloatType, float_tensor, read_floats};
 
@@ -64,9 +64,9 @@ impl Constant {
 /// The scope of one graph.
 #[derive(Debug, Default)]
 pub struct Scope<'p> {
-    constants: HashMap<String, Constant>,
+    constants: Map<String, Constant>,
     /// Every name this graph defines (inputs, initializers, node outputs).
-    defined: HashSet<String>,
+    defined: Set<String>,
     parent: Option<&'p Scope<'p>>,
 }
 
@@ -77,7 +77,7 @@ impl<'p> Scope<'p> {
             parent,
             ..Scope::default()
         };
-        let inputs: HashSet<&str> = graph.input.iter().map(|i| i.name()).collect();
+        let inputs: Set<&str> = graph.input.iter().map(|i| i.name()).collect();
         scope.defined.extend(inputs.iter().map(|s| s.to_string()));
         for t in &graph.initializer {
             scope.defined.insert(t.name().to_owned());

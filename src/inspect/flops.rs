@@ -24,7 +24,8 @@
 //! (PyTorch counts those as buffers, not parameters, and so do papers);
 //! int initializers (shapes, axes) are reported as constants.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::model::hash::{Map, Set};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -110,7 +111,7 @@ pub fn count(
     let functions = LocalFunctions::of(model);
 
     // Parameters, by role.
-    let mut statistics: HashSet<&str> = HashSet::new();
+    let mut statistics: Set<&str> = Set::default();
     for node in &graph.node {
         let positions: Vec<usize> = if is_default_domain(node.domain()) {
             match node.op_type() {
@@ -129,7 +130,7 @@ pub fn count(
             }
         }
     }
-    let mut sizes: HashMap<&str, u64> = HashMap::new();
+    let mut sizes: Map<&str, u64> = Map::default();
     for t in &graph.initializer {
         let n = element_count(&t.dims).unwrap_or(0);
         if FloatType::from_onnx(t.data_type()).is_none() {
@@ -144,7 +145,7 @@ pub fn count(
 
     // Shapes of the graph inputs and initializers.
     let mut shapes = Shapes::default();
-    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    let initializers: Set<&str> = graph.initializer.iter().map(|t| t.name()).collect();
     let mut symbols: BTreeMap<String, DimValue> = BTreeMap::new();
     for vi in graph
         .input

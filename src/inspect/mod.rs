@@ -6,7 +6,8 @@
 //! ([`flops`]: the counts, per node, from the shapes of
 //! [`crate::model::shapes`]).
 
-use std::collections::{BTreeMap, HashSet};
+use crate::model::hash::Set;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -100,7 +101,7 @@ pub struct ParameterSummary {
 pub fn inspect(model: &ModelProto, file: &str, options: &ConvertOptions) -> Inspection {
     let empty = GraphProto::default();
     let graph = model.graph.as_ref().unwrap_or(&empty);
-    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    let initializers: Set<&str> = graph.initializer.iter().map(|t| t.name()).collect();
     let functions = LocalFunctions::of(model);
 
     let mut histogram: BTreeMap<(String, String), usize> = BTreeMap::new();

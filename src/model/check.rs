@@ -6,7 +6,7 @@
 //! model-local functions must not recurse, nest past [`MAX_CALL_DEPTH`] or
 //! inline to more than [`MAX_INLINED_NODES`] nodes.
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{Map, Set};
 
 use crate::error::Error;
 use crate::model::facts::{Dim, shape_string, tensor_type, value_info_shape};
@@ -18,7 +18,7 @@ pub const MAX_GRAPH_DEPTH: usize = 64;
 
 pub fn check_model(model: &ModelProto) -> Result<(), Error> {
     if let Some(graph) = &model.graph {
-        check_graph(graph, graph.name(), &HashSet::new(), 0)?;
+        check_graph(graph, graph.name(), &Set::default(), 0)?;
     }
     for f in &model.functions {
         check_function(f)?;
@@ -53,9 +53,9 @@ fn check_function_calls(model: &ModelProto) -> Result<(), Error> {
     if model.functions.is_empty() {
         return Ok(());
     }
-    let keys: HashSet<FunctionKey> = model.functions.iter().map(key_of).collect();
+    let keys: Set<FunctionKey> = model.functions.iter().map(key_of).collect();
     // Per function: the calls it makes and the other nodes it holds.
-    let mut bodies: HashMap<FunctionKey, (Vec<FunctionKey>, u64)> = HashMap::new();
+    let mut bodies: Map<FunctionKey, (Vec<FunctionKey>, u64)> = Map::default();
     for f in &model.functions {
         let mut calls = vec![];
         let plain = collect_calls(&f.node, &keys, &mut calls);
@@ -66,7 +66,7 @@ fn check_function_calls(model: &ModelProto) -> Result<(), Error> {
     // measured (its nodes once inlined, saturating) when all its callees
     // are. Functions are visited in the model's order, so the same model
     // always gets the same message.
-    let mut expanded: HashMap<FunctionKey, u64> = HashMap::new();
+    let mut expanded: Map<FunctionKey, u64> = Map::default();
     for start in model.functions.iter().map(key_of) {
         if expanded.contains_key(&start) {
             continue;
@@ -153,7 +153,7 @@ fn check_inlined_size(what: &str, nodes: u64) -> Result<(), Error> {
 /// number of the other nodes.
 fn collect_calls<'a>(
     nodes: &'a [NodeProto],
-    keys: &HashSet<FunctionKey<'a>>,
+    keys: &Set<FunctionKey<'a>>,
     out: &mut Vec<FunctionKey<'a>>,
 ) -> u64 {
     let mut plain = 0u64;
@@ -182,7 +182,7 @@ fn show_function((domain, name, overload): FunctionKey) -> String {
 fn check_graph<'a>(
     graph: &'a GraphProto,
     scope: &str,
-    outer: &HashSet<&'a str>,
+    outer: &Set<&'a str>,
     depth: usize,
 ) -> Result<(), Error> {
     if depth > MAX_GRAPH_DEPTH {
@@ -192,7 +192,7 @@ fn check_graph<'a>(
         ));
     }
     let mut visible = outer.clone();
-    let mut local = HashSet::new();
+    let mut local = Set::default();
     for vi in &graph.input {
         if !local.insert(vi.name()) {
             return Err(Error::graph(
@@ -204,13 +204,12 @@ fn check_graph<'a>(
     }
     // Looked up by name, not searched: a graph holds thousands of
     // initializers, and older exports list each among the inputs too.
-    let inputs: HashMap<&str, &ValueInfoProto> =
-        graph.input.iter().map(|vi| (vi.name(), vi)).collect();
+    let inputs: Map<&str, &ValueInfoProto> = graph.input.iter().map(|vi| (vi.name(), vi)).collect();
     for t in &graph.initializer {
         check_initializer_matches_input(inputs.get(t.name()).copied(), t, scope)?;
         visible.insert(t.name());
     }
-    let declared: HashSet<&str> = graph
+    let declared: Set<&str> = graph
         .input
         .iter()
         .map(|vi| vi.name())
@@ -221,7 +220,7 @@ fn check_graph<'a>(
             visible.insert(v.name());
         }
     }
-    let mut produced: HashSet<&str> = HashSet::new();
+    let mut produced: Set<&str> = Set::default();
     for node in &graph.node {
         check_node_inputs(node, &visible, scope)?;
         for attr in &node.attribute {
@@ -306,7 +305,7 @@ fn check_initializer_matches_input(
 
 fn check_function(f: &FunctionProto) -> Result<(), Error> {
     let scope = format!("function {}::{}", f.domain(), f.name());
-    let mut visible: HashSet<&str> = f.input.iter().map(String::as_str).collect();
+    let mut visible: Set<&str> = f.input.iter().map(String::as_str).collect();
     for node in &f.node {
         check_node_inputs(node, &visible, &scope)?;
         for attr in &node.attribute {
@@ -333,7 +332,7 @@ fn check_function(f: &FunctionProto) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_node_inputs(node: &NodeProto, visible: &HashSet<&str>, scope: &str) -> Result<(), Error> {
+fn check_node_inputs(node: &NodeProto, visible: &Set<&str>, scope: &str) -> Result<(), Error> {
     for (index, input) in node.input.iter().enumerate() {
         if !input.is_empty() && !visible.contains(input.as_str()) {
             return Err(Error::graph(

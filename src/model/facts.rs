@@ -6,7 +6,7 @@
 //! names shadow the outer ones, as ONNX scoping says. Where the graph leaves
 //! a shape out, [`Facts::infer_shapes`] infers it through the nodes.
 
-use std::collections::HashMap;
+use crate::model::hash::Map;
 use std::fmt;
 
 use crate::model::shapes::Shapes;
@@ -48,9 +48,9 @@ pub struct ValueFact {
 /// The facts of one scope, outer scopes included.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    values: HashMap<String, ValueFact>,
+    values: Map<String, ValueFact>,
     /// Why inference could not tell a value's shape (see `infer_shapes`).
-    why_unknown: HashMap<String, String>,
+    why_unknown: Map<String, String>,
 }
 
 impl Facts {

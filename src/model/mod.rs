@@ -21,6 +21,7 @@ pub mod build;
 pub mod check;
 pub mod external;
 pub mod facts;
+pub mod hash;
 pub mod io;
 pub mod mapped;
 pub mod names;

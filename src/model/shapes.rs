@@ -12,7 +12,7 @@
 //! followed as values. A node whose output shape cannot be told returns why,
 //! and its outputs stay unknown.
 
-use std::collections::HashMap;
+use crate::model::hash::Map;
 
 use crate::model::facts::Dim;
 use crate::model::opsets::is_default_domain;
@@ -23,10 +23,10 @@ use crate::proto::{AttributeProto, NodeProto, TensorProto};
 /// What is known of the values met so far.
 #[derive(Debug, Clone, Default)]
 pub struct Shapes {
-    shapes: HashMap<String, Vec<Dim>>,
-    ints: HashMap<String, Vec<i64>>,
+    shapes: Map<String, Vec<Dim>>,
+    ints: Map<String, Vec<i64>>,
     /// Why a value's shape is unknown: the node that could not tell it.
-    why: HashMap<String, String>,
+    why: Map<String, String>,
 }
 
 impl Shapes {
@@ -53,7 +53,7 @@ impl Shapes {
     }
 
     /// The values shapes were inferred for, with their shapes.
-    pub fn into_shapes(self) -> HashMap<String, Vec<Dim>> {
+    pub fn into_shapes(self) -> Map<String, Vec<Dim>> {
         self.shapes
     }
 

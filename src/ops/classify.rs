@@ -8,7 +8,7 @@
 //! `acon::MetaAconC` whose inputs are the function's own, not the spec's:
 //! reading such a call as the custom op would check the wrong inputs.
 
-use std::collections::HashSet;
+use crate::model::hash::Set;
 
 use crate::model::opsets::is_default_domain;
 use crate::ops::AconKind;
@@ -48,7 +48,7 @@ impl NodeClass {
 /// overload: what a call must name to be one.
 #[derive(Debug, Clone, Default)]
 pub struct LocalFunctions {
-    keys: HashSet<(String, String, String)>,
+    keys: Set<(String, String, String)>,
 }
 
 impl LocalFunctions {

@@ -9,7 +9,7 @@
 //!
 //! Every op is written in the one arrangement of [`super::arrange`].
 
-use std::collections::HashSet;
+use crate::model::hash::Set;
 
 use crate::error::Error;
 use crate::graph::{any_graph, for_each_graph, for_each_graph_scoped, visit_graphs_scoped};
@@ -70,7 +70,7 @@ impl Pass for DecomposeAcon {
             functions,
             names: NameTable::for_model(model),
             opset,
-            replaced_inputs: HashSet::new(),
+            replaced_inputs: Set::default(),
         };
         let graph = model.graph.as_mut().expect("checked above");
         rewriter.graph(graph, None)?;
@@ -141,7 +141,7 @@ struct Rewriter<'c, 'o> {
     names: NameTable,
     opset: i64,
     /// Inputs of replaced nodes: constants among them may now be unused.
-    replaced_inputs: HashSet<String>,
+    replaced_inputs: Set<String>,
 }
 
 impl Rewriter<'_, '_> {

@@ -16,7 +16,8 @@
 //! A call whose op type is also an ACON op (a function `acon::AconC`) is
 //! inlined like any other: its body is the truth.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::model::hash::{Map, Set};
+use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::model::check::node_label;
@@ -92,8 +93,8 @@ impl Pass for InlineFunctions {
                 .map(|o| (domain_key(o.domain()), o.version()))
                 .collect(),
             added_imports: vec![],
-            inlined: HashSet::new(),
-            call_domains: HashSet::new(),
+            inlined: Set::default(),
+            call_domains: Set::default(),
             calls: BTreeMap::new(),
         };
         let graph = model.graph.as_mut().expect("checked above");
@@ -112,13 +113,13 @@ impl Pass for InlineFunctions {
 }
 
 struct Inliner {
-    library: HashMap<Key, FunctionProto>,
+    library: Map<Key, FunctionProto>,
     names: NameTable,
     /// The model's imports, by domain, as they will be after inlining.
-    imports: HashMap<String, i64>,
+    imports: Map<String, i64>,
     added_imports: Vec<OperatorSetIdProto>,
-    inlined: HashSet<Key>,
-    call_domains: HashSet<String>,
+    inlined: Set<Key>,
+    call_domains: Set<String>,
     /// Calls inlined, by `domain::name`.
     calls: BTreeMap<String, usize>,
 }
@@ -215,10 +216,10 @@ impl Inliner {
         let mut renamer = Renamer {
             prefix: &prefix,
             names: &mut self.names,
-            outputs: HashMap::new(),
+            outputs: Map::default(),
         };
         let (mut map, copies) = renamer.bind_formals(call, f)?;
-        let mut read_by_caller: HashSet<String> = renamer.outputs.values().cloned().collect();
+        let mut read_by_caller: Set<String> = renamer.outputs.values().cloned().collect();
         read_by_caller.extend(copies.iter().flat_map(|c| c.input.clone()));
 
         let mut body = f.node.clone();
@@ -248,9 +249,9 @@ impl Inliner {
     /// the model lacks. Returns `(function, model)` versions of the default
     /// domain when they differ and the body must be converted.
     fn body_opsets(&mut self, f: &FunctionProto) -> Result<Option<(i64, i64)>, Error> {
-        let mut used = HashSet::new();
+        let mut used = Set::default();
         collect_uses(&f.node, &mut used);
-        let used: HashSet<String> = used.into_iter().map(|(d, _, _)| d).collect();
+        let used: Set<String> = used.into_iter().map(|(d, _, _)| d).collect();
         let mut convert = None;
         for import in &f.opset_import {
             let domain = domain_key(import.domain());
@@ -282,7 +283,7 @@ struct Renamer<'a> {
     prefix: &'a str,
     names: &'a mut NameTable,
     /// Formal outputs bound to the call's outputs (top level of the body only).
-    outputs: HashMap<String, String>,
+    outputs: Map<String, String>,
 }
 
 impl Renamer<'_> {
@@ -298,8 +299,8 @@ impl Renamer<'_> {
         &mut self,
         call: &NodeProto,
         f: &FunctionProto,
-    ) -> Result<(HashMap<String, String>, Vec<NodeProto>), Error> {
-        let map: HashMap<String, String> = f
+    ) -> Result<(Map<String, String>, Vec<NodeProto>), Error> {
+        let map: Map<String, String> = f
             .input
             .iter()
             .enumerate()
@@ -343,7 +344,7 @@ impl Renamer<'_> {
     fn nodes(
         &mut self,
         nodes: &mut [NodeProto],
-        map: &mut HashMap<String, String>,
+        map: &mut Map<String, String>,
     ) -> Result<(), Error> {
         for node in nodes {
             let label = node_label(node).to_owned();
@@ -380,7 +381,7 @@ impl Renamer<'_> {
 
     /// A subgraph of a body node: its own names are fresh too, so nothing it
     /// defines shadows a name of the caller's scopes.
-    fn graph(&mut self, g: &mut GraphProto, outer: &HashMap<String, String>) -> Result<(), Error> {
+    fn graph(&mut self, g: &mut GraphProto, outer: &Map<String, String>) -> Result<(), Error> {
         let mut map = outer.clone();
         let top_level_outputs = std::mem::take(&mut self.outputs);
         let defined = g
@@ -411,7 +412,7 @@ impl Renamer<'_> {
 /// The function's `value_info` for the values its body defines, renamed.
 fn internal_value_info<'a>(
     f: &'a FunctionProto,
-    map: &'a HashMap<String, String>,
+    map: &'a Map<String, String>,
 ) -> impl Iterator<Item = ValueInfoProto> + 'a {
     let formal = |name: &str| f.input.iter().chain(&f.output).any(|n| n == name);
     f.value_info
@@ -457,7 +458,7 @@ fn resolve_attribute_refs(
 }
 
 /// Every call key and domain that `nodes` use, subgraphs included.
-fn collect_uses(nodes: &[NodeProto], keys: &mut HashSet<Key>) {
+fn collect_uses(nodes: &[NodeProto], keys: &mut Set<Key>) {
     for node in nodes {
         keys.insert(node_key(node));
         for g in node.subgraphs() {
@@ -468,8 +469,8 @@ fn collect_uses(nodes: &[NodeProto], keys: &mut HashSet<Key>) {
 
 /// Drops the inlined functions that nothing calls any more. Functions never
 /// called are kept, as is what they call.
-fn drop_functions(model: &mut ModelProto, inlined: &HashSet<Key>) {
-    let mut called = HashSet::new();
+fn drop_functions(model: &mut ModelProto, inlined: &Set<Key>) {
+    let mut called = Set::default();
     if let Some(g) = &model.graph {
         collect_uses(&g.node, &mut called);
     }
@@ -493,8 +494,8 @@ fn drop_functions(model: &mut ModelProto, inlined: &HashSet<Key>) {
 
 /// Drops the imports of domains that inlined calls used and that no node,
 /// and no remaining function, uses now. Other imports stay, used or not.
-fn drop_imports(model: &mut ModelProto, call_domains: &HashSet<String>) {
-    let mut used = HashSet::new();
+fn drop_imports(model: &mut ModelProto, call_domains: &Set<String>) {
+    let mut used = Set::default();
     if let Some(g) = &model.graph {
         collect_uses(&g.node, &mut used);
     }
@@ -502,7 +503,7 @@ fn drop_imports(model: &mut ModelProto, call_domains: &HashSet<String>) {
         collect_uses(&f.node, &mut used);
         used.insert(function_key(f));
     }
-    let used_domains: HashSet<String> = used.into_iter().map(|(d, _, _)| d).collect();
+    let used_domains: Set<String> = used.into_iter().map(|(d, _, _)| d).collect();
     model.opset_import.retain(|o| {
         let d = domain_key(o.domain());
         d.is_empty() || !call_domains.contains(&d) || used_domains.contains(&d)

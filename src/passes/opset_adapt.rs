@@ -6,7 +6,7 @@
 //! fed a list now held in an attribute. A change of form not converted here
 //! is refused with the op and both versions named.
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{Map, Set};
 
 use crate::error::Error;
 use crate::model::build::attr_ints;
@@ -61,15 +61,15 @@ pub fn adapt(
     to: i64,
     names: &mut NameTable,
     outer: &dyn Fn(&str) -> Option<Vec<i64>>,
-    keep: &HashSet<String>,
+    keep: &Set<String>,
 ) -> Result<Vec<NodeProto>, Error> {
     let mut adapter = Adapter {
         from,
         to,
         names,
         outer,
-        known: HashMap::new(),
-        consumed: HashSet::new(),
+        known: Map::default(),
+        consumed: Set::default(),
     };
     adapter.note_constants(&nodes);
     let mut nodes = adapter.nodes(nodes)?;
@@ -88,9 +88,9 @@ struct Adapter<'a> {
     names: &'a mut NameTable,
     outer: &'a dyn Fn(&str) -> Option<Vec<i64>>,
     /// Integer constants the body defines, at any depth (its names are unique).
-    known: HashMap<String, Vec<i64>>,
+    known: Map<String, Vec<i64>>,
     /// Constants now copied into attributes.
-    consumed: HashSet<String>,
+    consumed: Set<String>,
 }
 
 impl Adapter<'_> {
@@ -269,7 +269,7 @@ pub fn constant_ints(node: &NodeProto) -> Option<Vec<i64>> {
     }
 }
 
-fn collect_reads(nodes: &[NodeProto], read: &mut HashSet<String>) {
+fn collect_reads(nodes: &[NodeProto], read: &mut Set<String>) {
     for node in nodes {
         read.extend(node.input.iter().cloned());
         for g in node.subgraphs() {

@@ -2,7 +2,7 @@
 //! ACON domain, its `opset_import` entry goes. Imports of other domains stay
 //! as they were, used or not.
 
-use std::collections::HashSet;
+use crate::model::hash::Set;
 
 use crate::passes::{Pass, PassContext};
 use crate::proto::{GraphProto, ModelProto, NodeProto};
@@ -15,7 +15,7 @@ impl Pass for PruneAconOpsets {
     }
 
     fn run(&self, model: &mut ModelProto, cx: &mut PassContext) -> Result<bool, crate::Error> {
-        let mut used = HashSet::new();
+        let mut used = Set::default();
         if let Some(g) = &model.graph {
             graph_domains(g, &mut used);
         }
@@ -28,7 +28,7 @@ impl Pass for PruneAconOpsets {
             .retain(|o| !cx.options.is_acon_domain(o.domain()) || used.contains(o.domain()));
         let mut changed = model.opset_import.len() != before;
         for f in &mut model.functions {
-            let mut in_function = HashSet::new();
+            let mut in_function = Set::default();
             nodes_domains(&f.node, &mut in_function);
             let before = f.opset_import.len();
             f.opset_import.retain(|o| {
@@ -40,11 +40,11 @@ impl Pass for PruneAconOpsets {
     }
 }
 
-fn graph_domains(graph: &GraphProto, used: &mut HashSet<String>) {
+fn graph_domains(graph: &GraphProto, used: &mut Set<String>) {
     nodes_domains(&graph.node, used);
 }
 
-fn nodes_domains(nodes: &[NodeProto], used: &mut HashSet<String>) {
+fn nodes_domains(nodes: &[NodeProto], used: &mut Set<String>) {
     for node in nodes {
         used.insert(node.domain().to_owned());
         for g in node.subgraphs() {

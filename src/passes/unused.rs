@@ -3,7 +3,7 @@
 //! model (graph, subgraphs, functions) reads any more, and the value infos
 //! of values no node writes any more.
 
-use std::collections::HashSet;
+use crate::model::hash::Set;
 
 use crate::model::opsets::is_default_domain;
 use crate::proto::{GraphProto, ModelProto};
@@ -11,10 +11,10 @@ use crate::proto::{GraphProto, ModelProto};
 /// Removes initializers and `Constant` nodes among `candidates` that no node
 /// of the model reads any more. A graph input of the same name keeps its
 /// initializer (it is the input's default value and part of the interface).
-pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet<String>) {
+pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &Set<String>) {
     // Only the candidates still read are collected, not every name read: a
     // set of every name costs more to build and free than the whole rewrite.
-    let mut used = HashSet::new();
+    let mut used = Set::default();
     if let Some(g) = &model.graph {
         collect_used(g, candidates, &mut used);
     }
@@ -29,7 +29,7 @@ pub(crate) fn drop_unused_constants(model: &mut ModelProto, candidates: &HashSet
     }
 }
 
-fn collect_used(graph: &GraphProto, candidates: &HashSet<String>, used: &mut HashSet<String>) {
+fn collect_used(graph: &GraphProto, candidates: &Set<String>, used: &mut Set<String>) {
     for o in &graph.output {
         if candidates.contains(o.name()) && !used.contains(o.name()) {
             used.insert(o.name().to_owned());
@@ -43,7 +43,7 @@ fn collect_used(graph: &GraphProto, candidates: &HashSet<String>, used: &mut Has
     }
 }
 
-fn mark_used(names: &[String], candidates: &HashSet<String>, used: &mut HashSet<String>) {
+fn mark_used(names: &[String], candidates: &Set<String>, used: &mut Set<String>) {
     for name in names {
         if candidates.contains(name) && !used.contains(name) {
             used.insert(name.clone());
@@ -52,7 +52,7 @@ fn mark_used(names: &[String], candidates: &HashSet<String>, used: &mut HashSet<
 }
 
 fn prune_graph(graph: &mut GraphProto, unused: &impl Fn(&str) -> bool) {
-    let inputs: HashSet<String> = graph.input.iter().map(|i| i.name().to_owned()).collect();
+    let inputs: Set<String> = graph.input.iter().map(|i| i.name().to_owned()).collect();
     graph
         .initializer
         .retain(|t| inputs.contains(t.name()) || !unused(t.name()));
@@ -61,7 +61,7 @@ fn prune_graph(graph: &mut GraphProto, unused: &impl Fn(&str) -> bool) {
             && is_default_domain(n.domain())
             && n.output.iter().all(|o| unused(o)))
     });
-    let pruned: HashSet<String> = graph
+    let pruned: Set<String> = graph
         .value_info
         .iter()
         .map(|v| v.name().to_owned())

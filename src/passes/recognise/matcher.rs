@@ -30,7 +30,8 @@
 //!
 //! Names and `metadata_props` never decide a match.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::model::hash::{Map, Set};
+use std::collections::BTreeSet;
 
 use crate::graph::GraphIndex;
 use crate::graph::pattern::{binary_inputs, either, known_dim, per_channel, producer_op};
@@ -54,7 +55,7 @@ pub fn find_blocks(ix: &GraphIndex) -> Vec<Block> {
         types: &types,
         ranks: &ranks,
     };
-    let mut claimed: HashSet<usize> = HashSet::new();
+    let mut claimed: Set<usize> = Set::default();
     let mut blocks = vec![];
     // ACON-B/C and Meta-ACON first: their gated product D·σ(β·D) would
     // otherwise be taken for an ACON-A of D.
@@ -78,12 +79,12 @@ pub fn find_blocks(ix: &GraphIndex) -> Vec<Block> {
 
 /// Element types and shapes the graph records (inputs, value_info, outputs).
 struct ValueTypes<'g> {
-    values: HashMap<&'g str, (Option<i32>, Option<Vec<Dim>>)>,
+    values: Map<&'g str, (Option<i32>, Option<Vec<Dim>>)>,
 }
 
 impl<'g> ValueTypes<'g> {
     fn of(graph: &'g GraphProto) -> ValueTypes<'g> {
-        let mut values = HashMap::new();
+        let mut values = Map::default();
         for vi in graph
             .input
             .iter()
@@ -558,7 +559,7 @@ impl<'g> Matcher<'_, 'g> {
             return None;
         }
         // Closed: what the block computes is read only inside it.
-        let inside: HashSet<usize> = nodes.iter().copied().collect();
+        let inside: Set<usize> = nodes.iter().copied().collect();
         for &n in &nodes[..nodes.len() - 1] {
             for value in &ix.node(n).output {
                 if ix.is_graph_output(value)

@@ -21,7 +21,7 @@
 mod block;
 mod matcher;
 
-use std::collections::{HashMap, HashSet};
+use crate::model::hash::{Map, Set};
 
 use crate::error::Error;
 use crate::graph::{GraphIndex, for_each_graph_mut};
@@ -61,7 +61,7 @@ impl Pass for RecogniseAcon {
             return Ok(false);
         };
         let mut names = NameTable::for_model(model);
-        let mut removed_inputs: HashSet<String> = HashSet::new();
+        let mut removed_inputs: Set<String> = Set::default();
         let Some(graph) = model.graph.as_mut() else {
             return Ok(false);
         };
@@ -106,7 +106,7 @@ struct Rewriter<'a> {
     target: Target,
     names: &'a mut NameTable,
     opset: i64,
-    removed_inputs: &'a mut HashSet<String>,
+    removed_inputs: &'a mut Set<String>,
     found: Vec<RecognisedBlock>,
     nodes_added: usize,
 }
@@ -116,9 +116,9 @@ impl Rewriter<'_> {
         if blocks.is_empty() {
             return Ok(());
         }
-        let mut replacements: HashMap<usize, Vec<NodeProto>> = HashMap::new();
-        let mut removed: HashSet<usize> = HashSet::new();
-        let mut gone_values: HashSet<String> = HashSet::new();
+        let mut replacements: Map<usize, Vec<NodeProto>> = Map::default();
+        let mut removed: Set<usize> = Set::default();
+        let mut gone_values: Set<String> = Set::default();
         for block in blocks {
             let Some(&last) = block.nodes.last() else {
                 continue;
