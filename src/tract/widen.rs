@@ -1,7 +1,8 @@
 //! A model computing in f64: the same graph, with every float value
 //! widened to double, for evaluations whose rounding error is negligible
-//! next to the model's own (a region's local proof, and the end-to-end
-//! rule's yardstick in [`crate::tract::verify`]).
+//! next to the model's own: a region's local proof in
+//! [`crate::tract::local`], and `benches/rounding.rs`, which measures where
+//! verify's end-to-end differences come from.
 //!
 //! What changes, in every graph and subgraph:
 //!
@@ -20,6 +21,7 @@
 use tract_onnx::prelude::*;
 
 use crate::graph::for_each_graph_edit;
+use crate::model::opsets::is_default_domain;
 use crate::model::tensor::{Array, FloatType, float_tensor, read_floats};
 use crate::proto::{
     AttributeProto, DataType, GraphProto, ModelProto, NodeProto, TensorProto, attribute_proto,
@@ -101,7 +103,7 @@ fn widen_nodes(g: &mut GraphProto) -> Result<(), Narrow> {
     let double = DataType::Double as i64;
     let mut nodes = Vec::with_capacity(g.node.len());
     for mut node in std::mem::take(&mut g.node) {
-        let standard = node.domain().is_empty() || node.domain() == "ai.onnx";
+        let standard = is_default_domain(node.domain());
         match node.op_type() {
             "Sigmoid" if standard && node.input.len() == 1 && node.output.len() == 1 => {
                 nodes.extend(sigmoid_in_f64(&node));
