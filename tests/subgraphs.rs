@@ -213,9 +213,11 @@ fn verify_and_run_name_the_loop_tract_cannot_run() {
             && text.contains("tract has no Loop")
             && text.contains("#277")
     };
+    // With no region to prove (`--outputs-only`), nothing decides: an error.
     for args in [
         vec!["run", input.to_str().unwrap()],
         vec!["run", converted.to_str().unwrap()],
+        vec!["verify", input.to_str().unwrap(), "--outputs-only"],
     ] {
         let o = common::acon(&args);
         common::assert_exit(&o, 2);

@@ -163,7 +163,9 @@ pub fn verify(
     };
     let mut region_reports: Vec<RegionReport> = regions.iter().map(LocalRegion::report).collect();
 
-    let unrunnable = if fallback {
+    // Only regions to prove can decide without a run: with none (nothing
+    // aligned, `--outputs-only`, no ACON op), tract's refusal is the error.
+    let unrunnable = if regions.is_empty() {
         None
     } else {
         cannot_run(&acon_form).or_else(|| cannot_run(&converted_model))
@@ -213,11 +215,10 @@ pub fn verify(
         passed,
         failed: checks - passed,
     };
-    // Without the end-to-end comparison every region must have been checked.
+    // Without the end-to-end comparison (then there are regions) every
+    // region must have been checked.
     let decided = checks > 0
-        || (report.end_to_end.is_some()
-            && !report.regions.is_empty()
-            && report.regions.iter().all(|r| !r.checks.is_empty()));
+        || (report.end_to_end.is_some() && report.regions.iter().all(|r| !r.checks.is_empty()));
     report.equivalent = decided
         && passed == checks
         && report.regions.iter().all(|r| r.passed)
