@@ -43,7 +43,7 @@ use crate::tract::local::{LocalRegion, RegionReport};
 use crate::tract::regions::align;
 use crate::tract::tensor::{datum_name, float_type};
 
-use outputs::{check, expected_as, noise_between};
+use outputs::{bounds, check, expected_as, noise_between};
 pub use report::{
     Check, InputsReport, OutputReport, SCHEMA_VERSION, SampleReport, Summary, TensorInfo,
     ToleranceReport, Tool, VerifyReport,
@@ -180,8 +180,11 @@ pub fn verify(
         }
         None => compare_outputs(
             &mut report,
-            acon_form,
-            converted_model,
+            Models {
+                original: original_model,
+                acon_form,
+                converted: converted_model,
+            },
             (original, converted),
             &regions,
             &mut region_reports,
@@ -237,19 +240,31 @@ fn load(path: &Path, role: &'static str) -> Result<ModelProto> {
     })
 }
 
+/// What [`compare_outputs`] runs: ORIGINAL as loaded, its ACON form, and
+/// CONVERTED.
+struct Models {
+    original: ModelProto,
+    acon_form: ModelProto,
+    converted: ModelProto,
+}
+
 /// The end-to-end comparison: runs ORIGINAL (with the tensors reaching its
 /// main-graph regions as extra outputs, each region proved on them) and
 /// CONVERTED on every sample, and compares their outputs; `paths` are
 /// ORIGINAL's and CONVERTED's files.
 fn compare_outputs(
     report: &mut VerifyReport,
-    mut acon_form: ModelProto,
-    converted_model: ModelProto,
+    models: Models,
     (original, converted): (&Path, Option<&Path>),
     regions: &[LocalRegion],
     region_reports: &mut [RegionReport],
     options: &VerifyOptions,
 ) -> Result<Vec<OutputReport>> {
+    let Models {
+        original: original_model,
+        mut acon_form,
+        converted: converted_model,
+    } = models;
     // The tensors reaching main-graph regions are extra outputs of ORIGINAL.
     let n_outputs = acon_form.graph.as_ref().map_or(0, |g| g.output.len());
     let graph_inputs: Vec<String> = acon_form
@@ -274,23 +289,11 @@ fn compare_outputs(
             }
         }
     }
-    // The second evaluation of ORIGINAL that measures its rounding noise
-    // (see [`NOISE_FACTOR`]).
-    let working = if options.calibrate && !options.outputs_only {
-        let mut m = acon_form.clone();
-        if let Some(g) = m.graph.as_mut() {
-            g.output.truncate(n_outputs);
-        }
-        Some(TractModel::new(
-            m,
-            original,
-            "ORIGINAL rounded at every step",
-            Kernels::Working,
-            &options.convert,
-        )?)
-    } else {
-        None
-    };
+    // Without its taps: the second evaluation below needs only the outputs.
+    let mut working_form = acon_form.clone();
+    if let Some(g) = working_form.graph.as_mut() {
+        g.output.truncate(n_outputs);
+    }
     let reference = TractModel::new(
         acon_form,
         original,
@@ -310,16 +313,27 @@ fn compare_outputs(
         &options.convert,
     )?;
     report.native_nodes = reference.native_nodes;
-    let working = working.filter(|_| reference.native_nodes > 0);
+    // The second evaluation of ORIGINAL that measures its rounding noise
+    // (see [`NOISE_FACTOR`]); without ACON nodes there is none to measure.
+    let working = if options.calibrate && !options.outputs_only && reference.native_nodes > 0 {
+        Some(TractModel::new(
+            working_form,
+            original,
+            "ORIGINAL rounded at every step",
+            Kernels::Working,
+            &options.convert,
+        )?)
+    } else {
+        None
+    };
     // ORIGINAL's recognised blocks run on the reference kernels with the
     // parameters read from them; its own standard ops, on plain tract, are
     // what those must reproduce.
     let exported = if report.recognised.is_empty() {
         None
     } else {
-        let model = load(original, "ORIGINAL")?;
         Some(TractModel::new(
-            model,
+            original_model,
             original,
             "ORIGINAL as exported",
             Kernels::Plain,
@@ -437,10 +451,8 @@ fn compare_outputs(
         for (k, out) in outputs.iter_mut().enumerate() {
             let want_k = &want[k];
             let noise_k = noise[k];
-            let (atol, rtol) = options.bounds(want_k.datum_type());
             out.dtype = datum_name(want_k.datum_type());
-            out.atol = atol + NOISE_FACTOR * noise_k.unwrap_or(0.0);
-            out.rtol = rtol;
+            (out.atol, out.rtol) = bounds(options, want_k.datum_type(), noise_k);
             let got_k = &got[output_map[k]];
             out.checks.push(check(
                 index,

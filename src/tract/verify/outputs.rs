@@ -11,6 +11,13 @@ use crate::model::tensor::FloatType;
 use crate::tract::error::Result;
 use crate::tract::tensor::{datum_name, float_type, tensor_to_f64};
 
+/// `(atol, rtol)` for an output of type `dt`: the options' bounds, atol
+/// widened by [`NOISE_FACTOR`] times the model's noise when calibrated.
+pub(super) fn bounds(options: &VerifyOptions, dt: DatumType, noise: Option<f64>) -> (f64, f64) {
+    let (atol, rtol) = options.bounds(dt);
+    (atol + NOISE_FACTOR * noise.unwrap_or(0.0), rtol)
+}
+
 /// The largest difference between two evaluations of one output (NaN and
 /// infinities left out: the comparison counts those itself).
 pub(super) fn noise_between(a: &Tensor, b: &Tensor) -> Option<f64> {
@@ -86,8 +93,7 @@ pub(super) fn check(
         ));
         return Ok(c);
     }
-    let (atol, rtol) = options.bounds(expected.datum_type());
-    let atol = atol + NOISE_FACTOR * noise.unwrap_or(0.0);
+    let (atol, rtol) = bounds(options, expected.datum_type(), noise);
     let ty = float_type(expected.datum_type()).unwrap_or(FloatType::F64);
     let a = tensor_to_f64(actual)?;
     let e = tensor_to_f64(expected)?;
