@@ -16,8 +16,10 @@
 
 use std::path::Path;
 
-use acon_onnx::model::tensor::{Array, FloatType, float_tensor};
-use acon_onnx::proto::{ModelProto, NodeProto};
+use acon_onnx::model::names::NameTable;
+use acon_onnx::model::tensor::FloatType;
+use acon_onnx::passes::emit::Emitter;
+use acon_onnx::proto::ModelProto;
 use acon_onnx::tract::engine::{Kernels, TractModel};
 use acon_onnx::tract::inputs::{InputOptions, samples};
 use acon_onnx::tract::tensor::tensor_to_f64;
@@ -95,34 +97,22 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `model` with every main-graph `Sigmoid` spelt `1/(1+exp(−z))` in float.
+/// `model` with every main-graph `Sigmoid` spelt `1/(1+exp(−z))` in float,
+/// as the decomposition spells it in double ([`Emitter::spelt_sigmoid_into`]).
 fn sigmoid_by_exp(model: &ModelProto) -> ModelProto {
     let mut m = model.clone();
+    let mut names = NameTable::for_model(model);
     let g = m.graph.as_mut().expect("a graph");
-    let one = "rounding.one";
-    g.initializer
-        .push(float_tensor(one, &Array::scalar(1.0), FloatType::F32));
-    let step = |op: &str, input: Vec<String>, output: String| NodeProto {
-        op_type: Some(op.into()),
-        input,
-        output: vec![output],
-        ..Default::default()
-    };
     let mut nodes = vec![];
     for n in std::mem::take(&mut g.node) {
         if n.op_type() != "Sigmoid" {
             nodes.push(n);
             continue;
         }
-        let (z, y) = (n.input[0].clone(), n.output[0].clone());
-        nodes.push(step("Neg", vec![z], format!("{y}.neg")));
-        nodes.push(step("Exp", vec![format!("{y}.neg")], format!("{y}.exp")));
-        nodes.push(step(
-            "Add",
-            vec![format!("{y}.exp"), one.into()],
-            format!("{y}.den"),
-        ));
-        nodes.push(step("Reciprocal", vec![format!("{y}.den")], y));
+        let mut em = Emitter::new(n.name(), &mut names, FloatType::F32, 17);
+        em.spelt_sigmoid_into(&n.input[0], "sigmoid", &n.output[0]);
+        nodes.extend(em.nodes);
+        g.initializer.extend(em.initializers);
     }
     g.node = nodes;
     m

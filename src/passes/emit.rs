@@ -167,6 +167,27 @@ impl<'a> Emitter<'a> {
         self.node_into(op.op_type(), vec![a, b], suffix, output);
     }
 
+    /// `σ(z)` spelt `Reciprocal(Add(Exp(Neg(z)), 1))` in the emitter's type,
+    /// written to `output`: what [`Emitter::sigmoid`] emits in `double`,
+    /// and how the f64 evaluations of `tract::widen` spell a `Sigmoid`.
+    pub fn spelt_sigmoid_into(&mut self, z: &str, suffix: &str, output: &str) {
+        let denominator = self.sigmoid_denominator(z, suffix);
+        self.node_into("Reciprocal", vec![denominator], suffix, output);
+    }
+
+    /// `Add(Exp(Neg(z)), 1)`, the denominator of σ spelt out.
+    fn sigmoid_denominator(&mut self, z: &str, suffix: &str) -> String {
+        let step = |em: &mut Self, op: &str, inputs: Vec<String>, part: &str| {
+            let name = em.fresh(&format!("{suffix}_{part}"));
+            em.push_node(op, inputs, name.clone(), name.clone(), vec![]);
+            name
+        };
+        let neg = step(self, "Neg", vec![z.to_owned()], "neg");
+        let exp = step(self, "Exp", vec![neg], "exp");
+        let one = self.tensor(Value::Const(Array::scalar(1.0)), &format!("{suffix}_one"));
+        step(self, "Add", vec![exp, one], "denominator")
+    }
+
     /// `σ(v)`, folded for a constant.
     ///
     /// ```text
@@ -181,16 +202,8 @@ impl<'a> Emitter<'a> {
         match v.constant() {
             Some(a) => Value::Const(a.map(|z| 1.0 / (1.0 + (-z).exp()))),
             None if self.dtype == FloatType::F64 => {
-                let step = |em: &mut Self, op: &str, inputs: Vec<String>, part: &str| {
-                    let name = em.fresh(&format!("{suffix}_{part}"));
-                    em.push_node(op, inputs, name.clone(), name.clone(), vec![]);
-                    name
-                };
                 let z = self.tensor(v, suffix);
-                let neg = step(self, "Neg", vec![z], "neg");
-                let exp = step(self, "Exp", vec![neg], "exp");
-                let one = self.tensor(Value::Const(Array::scalar(1.0)), &format!("{suffix}_one"));
-                let denominator = step(self, "Add", vec![exp, one], "denominator");
+                let denominator = self.sigmoid_denominator(&z, suffix);
                 self.node("Reciprocal", vec![denominator], suffix, vec![])
             }
             None => {

@@ -6,7 +6,7 @@
 
 mod arrange;
 mod decompose_acon;
-mod emit;
+pub mod emit;
 mod inline_functions;
 mod opset_adapt;
 mod prune_opsets;

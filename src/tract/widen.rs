@@ -21,20 +21,22 @@
 use tract_onnx::prelude::*;
 
 use crate::graph::for_each_graph_edit;
-use crate::model::opsets::is_default_domain;
+use crate::model::check::node_label;
+use crate::model::names::NameTable;
+use crate::model::opsets::{default_opset, is_default_domain};
 use crate::model::tensor::{Array, FloatType, float_tensor, read_floats};
+use crate::passes::emit::{Binary, Emitter, Value};
 use crate::proto::{
     AttributeProto, DataType, GraphProto, ModelProto, NodeProto, TensorProto, attribute_proto,
     type_proto,
 };
 
-/// The name of the shared `1` of the widened σ.
-const ONE: &str = "acon.widen.one";
-
 /// `model` computing in f64, or `None` when it already does (nothing would
 /// be gained) or holds a float value that cannot be read.
 pub fn to_f64(model: &ModelProto) -> Option<ModelProto> {
     let mut m = model.clone();
+    let mut names = NameTable::for_model(model);
+    let opset = default_opset(model).unwrap_or(17);
     let g = m.graph.as_mut()?;
     let mut already_double = false;
     let mut unreadable = false;
@@ -59,15 +61,13 @@ pub fn to_f64(model: &ModelProto) -> Option<ModelProto> {
                 t.elem_type = Some(DataType::Double as i32);
             }
         }
-        if widen_nodes(g).is_err() {
+        if widen_nodes(g, &mut names, opset).is_err() {
             unreadable = true;
         }
     });
     if already_double || unreadable {
         return None;
     }
-    g.initializer
-        .push(float_tensor(ONE, &Array::scalar(1.0), FloatType::F64));
     Some(m)
 }
 
@@ -99,20 +99,30 @@ fn widen_tensor(t: &mut TensorProto) -> Result<(), Narrow> {
     }
 }
 
-fn widen_nodes(g: &mut GraphProto) -> Result<(), Narrow> {
+fn widen_nodes(g: &mut GraphProto, names: &mut NameTable, opset: i64) -> Result<(), Narrow> {
     let double = DataType::Double as i64;
     let mut nodes = Vec::with_capacity(g.node.len());
     for mut node in std::mem::take(&mut g.node) {
         let standard = is_default_domain(node.domain());
-        match node.op_type() {
+        let spelt = match node.op_type() {
             "Sigmoid" if standard && node.input.len() == 1 && node.output.len() == 1 => {
-                nodes.extend(sigmoid_in_f64(&node));
-                continue;
+                let mut em = Emitter::new(node_label(&node), names, FloatType::F64, opset);
+                em.spelt_sigmoid_into(&node.input[0], "sigmoid", &node.output[0]);
+                Some(em)
             }
-            "Gemm" if standard && (2..=3).contains(&node.input.len()) => {
-                nodes.extend(gemm_in_f64(&node));
-                continue;
+            "Gemm" if standard && (2..=3).contains(&node.input.len()) && node.output.len() == 1 => {
+                let mut em = Emitter::new(node_label(&node), names, FloatType::F64, opset);
+                gemm_in_f64(&node, &mut em).map_err(|_| Narrow::Unreadable)?;
+                Some(em)
             }
+            _ => None,
+        };
+        if let Some(em) = spelt {
+            nodes.extend(em.nodes);
+            g.initializer.extend(em.initializers);
+            continue;
+        }
+        match node.op_type() {
             "Cast" if standard => {
                 let to = node
                     .attribute
@@ -186,91 +196,51 @@ fn widen_attribute(a: &mut AttributeProto) -> Result<(), Narrow> {
 
 /// `Y = Gemm(A, B, C)` as `Y = α·op(A)·op(B) + β·C`, where `op` transposes
 /// when `transA` / `transB` say so; the factors are left out when 1.
-fn gemm_in_f64(node: &NodeProto) -> Vec<NodeProto> {
+fn gemm_in_f64(node: &NodeProto, em: &mut Emitter) -> Result<(), crate::Error> {
     let attr = |name: &str| node.attribute.iter().find(|a| a.name() == name);
     let factor = |name: &str| attr(name).map_or(1.0, |a| a.f() as f64);
     let transposed = |name: &str| attr(name).is_some_and(|a| a.i() != 0);
-    let mut steps = Steps { node, out: vec![] };
     let perm = || vec![crate::model::build::attr_ints("perm", &[1, 0])];
-    let mut a = node.input[0].clone();
+    let y = &node.output[0];
+    let mut a = Value::Tensor(node.input[0].clone());
     if transposed("transA") {
-        a = steps.push("Transpose", vec![a], "a_t", perm());
+        let name = em.tensor(a, "a");
+        a = em.node("Transpose", vec![name], "a_t", perm());
     }
-    let mut b = node.input[1].clone();
+    let mut b = Value::Tensor(node.input[1].clone());
     if transposed("transB") {
-        b = steps.push("Transpose", vec![b], "b_t", perm());
+        let name = em.tensor(b, "b");
+        b = em.node("Transpose", vec![name], "b_t", perm());
     }
-    let mut y = steps.push("MatMul", vec![a, b], "ab", vec![]);
-    if factor("alpha") != 1.0 {
-        let k = steps.constant("alpha", factor("alpha"));
-        y = steps.push("Mul", vec![y, k], "alpha_ab", vec![]);
+    let (a, b) = (em.tensor(a, "a"), em.tensor(b, "b"));
+    let c = node.input.get(2).filter(|c| !c.is_empty());
+    let alpha = factor("alpha");
+    if alpha == 1.0 && c.is_none() {
+        em.node_into("MatMul", vec![a, b], "matmul", y);
+        return Ok(());
     }
-    if let Some(c) = node.input.get(2).filter(|c| !c.is_empty()) {
-        let mut c = c.clone();
-        if factor("beta") != 1.0 {
-            let k = steps.constant("beta", factor("beta"));
-            c = steps.push("Mul", vec![c, k], "beta_c", vec![]);
+    let mut ab = em.node("MatMul", vec![a, b], "matmul", vec![]);
+    if alpha != 1.0 {
+        let k = Value::Const(Array::scalar(alpha));
+        match c {
+            None => {
+                em.binary_into(Binary::Mul, ab, k, "alpha", y);
+                return Ok(());
+            }
+            Some(_) => ab = em.binary(Binary::Mul, ab, k, "alpha")?,
         }
-        y = steps.push("Add", vec![y, c], "sum", vec![]);
     }
-    steps.push("Identity", vec![y], "", vec![]);
-    steps.out
-}
-
-/// The nodes standing for one node, their values named after its output.
-struct Steps<'a> {
-    node: &'a NodeProto,
-    out: Vec<NodeProto>,
-}
-
-impl Steps<'_> {
-    /// Adds `op(input)`, whose output is `y.suffix`, or the node's own
-    /// output `y` for an empty suffix; returns the output's name.
-    fn push(
-        &mut self,
-        op: &str,
-        input: Vec<String>,
-        suffix: &str,
-        attribute: Vec<AttributeProto>,
-    ) -> String {
-        let y = &self.node.output[0];
-        let output = if suffix.is_empty() {
-            y.clone()
-        } else {
-            format!("{y}.{suffix}")
-        };
-        self.out.push(NodeProto {
-            op_type: Some(op.into()),
-            name: self.node.name.as_ref().map(|n| format!("{n}.{op}")),
-            input,
-            output: vec![output.clone()],
-            attribute,
-            ..Default::default()
-        });
-        output
+    let mut c = Value::Tensor(c.cloned().unwrap_or_default());
+    if factor("beta") != 1.0 {
+        c = em.binary(
+            Binary::Mul,
+            c,
+            Value::Const(Array::scalar(factor("beta"))),
+            "beta",
+        )?;
     }
-
-    /// Adds a `Constant` holding the double scalar `v`.
-    fn constant(&mut self, suffix: &str, v: f64) -> String {
-        use attribute_proto::AttributeType;
-        let value = AttributeProto {
-            name: Some("value".into()),
-            r#type: Some(AttributeType::Tensor as i32),
-            t: Some(float_tensor("", &Array::scalar(v), FloatType::F64)),
-            ..Default::default()
-        };
-        self.push("Constant", vec![], suffix, vec![value])
-    }
-}
-
-/// `y = Sigmoid(z)` as `y = Reciprocal(Add(Exp(Neg(z)), 1))`.
-fn sigmoid_in_f64(node: &NodeProto) -> Vec<NodeProto> {
-    let mut steps = Steps { node, out: vec![] };
-    let neg = steps.push("Neg", vec![node.input[0].clone()], "neg", vec![]);
-    let exp = steps.push("Exp", vec![neg], "exp", vec![]);
-    let den = steps.push("Add", vec![exp, ONE.to_owned()], "den", vec![]);
-    steps.push("Reciprocal", vec![den], "", vec![]);
-    steps.out
+    em.binary_into(Binary::Add, ab, c, "sum", y);
+    Ok(())
 }
 
 #[cfg(test)]
