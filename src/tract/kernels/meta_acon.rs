@@ -107,7 +107,7 @@ impl MetaAconKernel {
         if self.mode == Mode::Working {
             let mut g = self.gate_logits::<T, T::C>(inputs, x)?;
             T::C::runtime_sigmoid(&mut g)?;
-            Ok(g.into_iter().map(Real::widen).collect())
+            Ok(g.into_iter().map(Elem::to_f64).collect())
         } else {
             let g = self.gate_logits::<T, f64>(inputs, x)?;
             Ok(g.into_iter().map(sigmoid).collect())
@@ -116,7 +116,11 @@ impl MetaAconKernel {
 
     /// `g = BN2(W2·BN1(W1·mean(X) + B1) + B2)`, shape `[N, C]`, every step
     /// rounded to `A`.
-    fn gate_logits<T: Elem, A: Real>(&self, inputs: &[TValue], x: &[T]) -> TractResult<Vec<A>> {
+    fn gate_logits<T: Elem, A: Real + Elem>(
+        &self,
+        inputs: &[TValue],
+        x: &[T],
+    ) -> TractResult<Vec<A>> {
         let slots = self.slots;
         let x_shape = inputs[0].shape();
         ensure!(
@@ -146,7 +150,7 @@ impl MetaAconKernel {
                 "{OP}: {role} has shape {:?}, expected [{len}]",
                 t.shape()
             );
-            Ok(as_f64(t)?.into_iter().map(A::of).collect())
+            Ok(as_f64(t)?.into_iter().map(A::from_f64).collect())
         };
         // The weights are read where they lie, widened one by one: casting
         // them to f64 tensors would allocate and copy C·R values per call.
@@ -167,7 +171,7 @@ impl MetaAconKernel {
         };
         let bn1 = bn(slots.bn1, r)?;
         let bn2 = bn(slots.bn2, c)?;
-        let eps = A::of(self.epsilon);
+        let eps = A::from_f64(self.epsilon);
         let batch_norm = |z: A, i: usize, p: &[Vec<A>; 4]| {
             let [scale, bias, mean, var] = p;
             scale[i] * (z - mean[i]) / (var[i] + eps).sqrt() + bias[i]

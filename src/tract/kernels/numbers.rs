@@ -58,9 +58,6 @@ pub trait Real:
     const ZERO: Self;
     fn exp(self) -> Self;
     fn sqrt(self) -> Self;
-    /// `v` rounded to this type.
-    fn of(v: f64) -> Self;
-    fn widen(self) -> f64;
     /// σ of every element, as tract computes its `Sigmoid` in this type
     /// (its vectorised approximation in `f32`; tract has no `f64` sigmoid,
     /// so `1/(1+e^−z)` there).
@@ -76,12 +73,6 @@ impl Real for f32 {
     fn sqrt(self) -> f32 {
         f32::sqrt(self)
     }
-    fn of(v: f64) -> f32 {
-        v as f32
-    }
-    fn widen(self) -> f64 {
-        self as f64
-    }
     fn runtime_sigmoid(zs: &mut [f32]) -> TractResult<()> {
         tract_linalg::routines::Func::Sigmoid.ew_f32()?.run(zs)
     }
@@ -96,15 +87,9 @@ impl Real for f64 {
     fn sqrt(self) -> f64 {
         f64::sqrt(self)
     }
-    fn of(v: f64) -> f64 {
-        v
-    }
-    fn widen(self) -> f64 {
-        self
-    }
     fn runtime_sigmoid(zs: &mut [f64]) -> TractResult<()> {
         for z in zs {
-            *z = 1.0 / (1.0 + (-*z).exp());
+            *z = super::reference::sigmoid(*z);
         }
         Ok(())
     }
@@ -112,7 +97,9 @@ impl Real for f64 {
 
 /// A tensor element type and the type its arithmetic runs in.
 pub trait Elem: Datum + Copy {
-    type C: Real;
+    /// Itself an element type (`f32` or `f64`), so that values convert to
+    /// and from it as to any element type.
+    type C: Real + Elem;
     fn up(self) -> Self::C;
     fn down(c: Self::C) -> Self;
     fn from_f64(v: f64) -> Self;

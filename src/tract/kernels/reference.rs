@@ -30,17 +30,17 @@ pub(super) fn sigmoid<C: Real>(z: C) -> C {
 /// `Σ w[i]·v[i]` in `A` (`f64` for the reference, the arithmetic type for
 /// the working-precision evaluation), with four running sums so that the
 /// adds do not wait on one another.
-pub(super) fn dot<T: Elem, A: Real>(w: &[T], v: &[A]) -> A {
+pub(super) fn dot<T: Elem, A: Real + Elem>(w: &[T], v: &[A]) -> A {
     let mut lanes = [A::ZERO; 4];
     let (w_chunks, v_chunks) = (w.chunks_exact(4), v.chunks_exact(4));
     let rest = w_chunks
         .remainder()
         .iter()
         .zip(v_chunks.remainder())
-        .fold(A::ZERO, |sum, (w, &v)| sum + A::of(w.to_f64()) * v);
+        .fold(A::ZERO, |sum, (w, &v)| sum + A::from_f64(w.to_f64()) * v);
     for (ws, vs) in w_chunks.zip(v_chunks) {
         for ((lane, w), &v) in lanes.iter_mut().zip(ws).zip(vs) {
-            *lane = *lane + A::of(w.to_f64()) * v;
+            *lane = *lane + A::from_f64(w.to_f64()) * v;
         }
     }
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
@@ -48,19 +48,19 @@ pub(super) fn dot<T: Elem, A: Real>(w: &[T], v: &[A]) -> A {
 
 /// The mean of `xs` in `A`. Eight running sums instead of one: the adds no
 /// longer wait on each other, which makes the mean as fast as the memory.
-pub(super) fn mean<T: Elem, A: Real>(xs: &[T]) -> A {
+pub(super) fn mean<T: Elem, A: Real + Elem>(xs: &[T]) -> A {
     let mut lanes = [A::ZERO; 8];
     let chunks = xs.chunks_exact(8);
     let rest = chunks
         .remainder()
         .iter()
-        .fold(A::ZERO, |sum, v| sum + A::of(v.to_f64()));
+        .fold(A::ZERO, |sum, v| sum + A::from_f64(v.to_f64()));
     for chunk in chunks {
         for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane = *lane + A::of(v.to_f64());
+            *lane = *lane + A::from_f64(v.to_f64());
         }
     }
-    (lanes.iter().fold(A::ZERO, |sum, &l| sum + l) + rest) / A::of(xs.len() as f64)
+    (lanes.iter().fold(A::ZERO, |sum, &l| sum + l) + rest) / A::from_f64(xs.len() as f64)
 }
 
 #[cfg(test)]
